@@ -1,0 +1,147 @@
+"""What every hard family provides, and the task interface that trainers consume."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from symhard._validation import SeedLike, invalid
+from symhard.bounds import csq_query_lower_bound, log10_csq_query_lower_bound
+
+
+@dataclass(frozen=True)
+class CorrelationCertificate:
+    """The largest pairwise correlation ``gamma`` of a family and how it was found.
+
+    Attributes
+    ----------
+    gamma : float
+        Upper bound on :math:`|\\langle f_i, f_j \\rangle|` for distinct members.
+    method : str
+        ``"exact"`` (computed or proved without sampling) or ``"monte-carlo"``.
+    detail : str
+        One sentence on how the value was obtained.
+    interval : tuple of float or None
+        Confidence interval for Monte Carlo values, None for exact ones.
+    """
+
+    gamma: float
+    method: str
+    detail: str
+    interval: tuple[float, float] | None = None
+
+
+@dataclass
+class Task:
+    """A source of labeled samples for training and testing a learner.
+
+    Attributes
+    ----------
+    name : str
+        Short description used in logs and reports.
+    n_inputs : int
+        Input size ``n``; samples have shape (batch, n).
+    sampler : callable
+        ``sampler(num, generator, device) -> (x, y)`` with ``y`` of shape (num,)
+        and ``x`` of shape (num, n), or a tuple of tensors with leading size num
+        (for example adjacency and node features) that the model takes as separate
+        arguments; float32 on ``device``.
+    """
+
+    name: str
+    n_inputs: int
+    sampler: Callable[[int, torch.Generator, torch.device], tuple[torch.Tensor, ...]]
+
+    def sample(
+        self, num: int, generator: torch.Generator, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw ``num`` samples with ``generator`` (which must live on ``device``)."""
+        return self.sampler(num, generator, torch.device(device))
+
+
+class HardFamily(abc.ABC):
+    """A family of unit-norm target functions with a certified CSQ lower bound.
+
+    Subclasses set ``name``, ``parameters`` (name to default),
+    ``required_parameters`` and ``size_parameter`` (the parameter that sweeps
+    sizes), and implement the abstract methods.
+    """
+
+    name: ClassVar[str]
+    parameters: ClassVar[dict[str, Any]]
+    required_parameters: ClassVar[tuple[str, ...]]
+    size_parameter: ClassVar[str]
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str]) -> HardFamily:
+        """Build the family from ``key=value`` strings given on the command line."""
+        unknown = sorted(set(values) - set(cls.parameters))
+        if unknown:
+            raise invalid(
+                "parameter",
+                f"a parameter of {cls.name}: " + ", ".join(cls.parameters),
+                unknown[0],
+            )
+        return cls(**dict(values))
+
+    @property
+    @abc.abstractmethod
+    def family_size(self) -> int:
+        """The exact number of members ``m``."""
+
+    @abc.abstractmethod
+    def correlation(self) -> CorrelationCertificate:
+        """Return the certificate for ``gamma``."""
+
+    @abc.abstractmethod
+    def member_description(self, member: Any) -> dict[str, Any]:
+        """Return a JSON-ready description of ``member`` (for example its subset)."""
+
+    @abc.abstractmethod
+    def sample(
+        self, num: int, *, member: Any = 0, seed: SeedLike = None
+    ) -> dict[str, np.ndarray]:
+        """Draw ``num`` inputs and their labels under ``member`` as NumPy arrays."""
+
+    @abc.abstractmethod
+    def evaluate(self, arrays: Mapping[str, np.ndarray], *, member: Any = 0) -> np.ndarray:
+        """Compute the labels of ``member`` on given inputs."""
+
+    @abc.abstractmethod
+    def teacher(self, member: Any = 0) -> torch.nn.Module:
+        """Build the realizing network loaded with the weights of ``member``."""
+
+    @abc.abstractmethod
+    def task(self, member: Any = 0) -> Task:
+        """Return the training task for ``member``."""
+
+    @abc.abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Return the family's facts (size, norms, ``gamma``) as a JSON-ready dict."""
+
+    def csq_lower_bound(self, tolerance: float) -> float:
+        """Return the CSQ query lower bound at ``tolerance`` for this family."""
+        return csq_query_lower_bound(
+            self.family_size, self.correlation().gamma, tolerance
+        )
+
+    def bound_info(self, tolerance: float) -> dict[str, Any]:
+        """Return ``gamma`` with its method and the CSQ bound at ``tolerance``."""
+        certificate = self.correlation()
+        return {
+            "max_abs_correlation": certificate.gamma,
+            "correlation_method": certificate.method,
+            "correlation_detail": certificate.detail,
+            "correlation_interval": certificate.interval,
+            "tolerance": tolerance,
+            "csq_lower_bound": self.csq_lower_bound(tolerance),
+            "log10_csq_lower_bound": log10_csq_query_lower_bound(
+                self.family_size, certificate.gamma, tolerance
+            ),
+        }
+

@@ -1,0 +1,420 @@
+"""``parity-relu``: the parity of ridge units on a ``k``-subset, averaged over a group.
+
+For a ``k``-subset ``S`` of the ``n`` coordinates of :math:`x \\sim N(0, I_n)`,
+
+.. math:: f_S(x) = \\sum_{w \\in \\{-1, 1\\}^k} \\Big(\\prod_i w_i\\Big)
+          \\sigma(\\langle w, x_S \\rangle / \\sqrt{k}).
+
+Flipping the sign of one :math:`x_i`, :math:`i \\in S`, negates :math:`f_S`, so
+:math:`\\langle f_S, f_T \\rangle = 0` whenever :math:`S \\ne T`. The group lift
+:math:`f^G_S(x) = |G|^{-1} \\sum_g f_S(g x)` equals the average of :math:`f_{S'}` over
+the orbit ``O`` of ``S``, so distinct orbits give exactly orthogonal members: one
+member per orbit, :math:`\\gamma = 0`, and :math:`m` = the number of orbits of
+``k``-subsets.
+
+References
+----------
+B. T. Kiani, T. Le, H. Lawrence, S. Jegelka and M. Weber, *On the hardness of
+learning under symmetries*, ICLR 2024.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import torch
+
+from symhard._validation import (
+    LimitExceededError,
+    SeedLike,
+    as_generator,
+    check_choice,
+    check_int,
+    invalid,
+)
+from symhard.families.base import CorrelationCertificate, HardFamily, Task
+from symhard.groups import GROUP_NAMES, PermutationGroup, make_group
+from symhard.learners import CircularCNN, GroupAveragedMLP
+from symhard.ridge import ACTIVATIONS, RidgeSum, activation_torch
+
+# Activations whose odd part is linear (sigma(t) - sigma(-t) = t): the parity
+# cancels it for every odd k >= 3.
+_ODD_PART_LINEAR = ("relu", "gelu", "softplus")
+# Activations whose even part is constant: the parity cancels it for every even k.
+_EVEN_PART_CONSTANT = ("tanh", "sigmoid")
+
+# Subsets examined when looking up a member by index before giving up.
+_MAX_SCANNED_SUBSETS = 20_000_000
+
+
+class ParityReLU(HardFamily):
+    """The ``parity-relu`` family under a permutation group.
+
+    Parameters
+    ----------
+    n : int
+        Number of input coordinates, :math:`x \\sim N(0, I_n)`.
+    k : int
+        Subset size, ``1 <= k <= n``. With ReLU, ``k`` must be 1 or even.
+    group : str or PermutationGroup, default="cyclic"
+        A name from ``GROUP_NAMES`` or a group acting on ``n`` points.
+    activation : str, default="relu"
+        One of ``ACTIVATIONS``.
+    shape : str or None, default=None
+        Grid ``"AxB"`` for ``group="torus"`` (``A * B = n``).
+    memory_limit_mb : int, default=2048
+        Largest memory, in MiB, that the ridge weights of one member may take.
+
+    Examples
+    --------
+    >>> family = ParityReLU(n=8, k=4, group="cyclic")
+    >>> family.family_size  # binary necklaces of length 8 with 4 ones
+    10
+    >>> family.member_description(0)["subset"]
+    [0, 1, 2, 3]
+    """
+
+    name = "parity-relu"
+    size_parameter = "n"
+    required_parameters = ("n", "k")
+    parameters = {
+        "n": None,
+        "k": None,
+        "group": "cyclic",
+        "activation": "relu",
+        "shape": None,
+        "memory_limit_mb": 2048,
+    }
+
+    def __init__(
+        self,
+        n: int,
+        k: int,
+        *,
+        group: str | PermutationGroup = "cyclic",
+        activation: str = "relu",
+        shape: str | None = None,
+        memory_limit_mb: int = 2048,
+    ) -> None:
+        self.n = check_int("n", n, low=1)
+        self.k = check_int("k", k, low=1, high=self.n, high_text=f"n={self.n}")
+        self.activation = check_choice("activation", activation, ACTIVATIONS)
+        _reject_zero_function(self.k, self.activation)
+        self.memory_limit_mb = check_int("memory_limit_mb", memory_limit_mb, low=1)
+        if isinstance(group, PermutationGroup):
+            if group.n != self.n:
+                raise invalid("group", f"a group acting on n={self.n} points", group)
+            self.group = group
+        else:
+            check_choice("group", group, GROUP_NAMES)
+            self.group = make_group(group, self.n, shape=_parse_shape(shape))
+
+    def __repr__(self) -> str:
+        return (
+            f"ParityReLU(n={self.n}, k={self.k}, group={self.group.name!r}, "
+            f"activation={self.activation!r})"
+        )
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "k": self.k,
+            "group": self.group.name,
+            "activation": self.activation,
+        }
+
+    @cached_property
+    def family_size(self) -> int:
+        return self.group.count_orbits(self.k)
+
+    @cached_property
+    def base_norm_sq(self) -> float:
+        """Exact :math:`\\|f_S\\|^2` before normalization (the same for every S)."""
+        return self._base_ridge().norm_sq()
+
+    def correlation(self) -> CorrelationCertificate:
+        return CorrelationCertificate(
+            gamma=0.0,
+            method="exact",
+            detail=(
+                "distinct orbits share no subset, and f_S for distinct subsets are "
+                "orthogonal because flipping one coordinate of S \\ T negates f_S only"
+            ),
+        )
+
+    # Members -----------------------------------------------------------------
+
+    def member_subset(self, member: int | Sequence[int]) -> tuple[int, ...]:
+        """Return the canonical subset of ``member``.
+
+        ``member`` is either an index in ``[0, family_size)``, counting orbits in
+        the lexicographic order of their canonical subsets, or a ``k``-subset, which
+        stands for its orbit.
+        """
+        if isinstance(member, int | np.integer) and not isinstance(member, bool):
+            index = check_int(
+                "member",
+                member,
+                low=0,
+                high=self.family_size - 1,
+                high_text=f"family_size - 1 = {self.family_size - 1}",
+            )
+            return self._nth_canonical_subset(index)
+        subset = _check_subset(member, self.n, self.k)
+        return self.group.canonical(subset)
+
+    def member_description(self, member: int | Sequence[int] = 0) -> dict[str, Any]:
+        subset = self.member_subset(member)
+        return {
+            "subset": list(subset),
+            "orbit_size": self.group.orbit_size(subset),
+        }
+
+    def member_ridge(self, member: int | Sequence[int] = 0) -> RidgeSum:
+        """Return the normalized member as a ridge sum on :math:`R^n`."""
+        orbit = self._orbit(self.member_subset(member))
+        signs = _sign_patterns(self.k)
+        units = len(orbit) * len(signs)
+        weights = np.zeros((units, self.n))
+        rows = np.arange(units)[:, None]
+        columns = np.repeat(orbit, len(signs), axis=0)
+        weights[rows, columns] = np.tile(signs, (len(orbit), 1)) / math.sqrt(self.k)
+        coefficients = np.tile(signs.prod(axis=1), len(orbit))
+        return RidgeSum(weights, coefficients * self._scale(len(orbit)), self.activation)
+
+    # Data ----------------------------------------------------------------------
+
+    def sample(
+        self, num: int, *, member: int | Sequence[int] = 0, seed: SeedLike = None
+    ) -> dict[str, np.ndarray]:
+        """Draw ``x`` of shape (num, n) from :math:`N(0, I_n)` and ``y`` = member(x).
+
+        Both arrays are float64; the same ``seed`` gives the same bytes.
+        """
+        num = check_int("num", num, low=1)
+        rng = as_generator(seed)
+        x = rng.standard_normal((num, self.n))
+        return {"x": x, "y": self.evaluate({"x": x}, member=member)}
+
+    def evaluate(
+        self, arrays: Mapping[str, np.ndarray], *, member: int | Sequence[int] = 0
+    ) -> np.ndarray:
+        """Return member(x) of shape (num,) for ``arrays["x"]`` of shape (num, n)."""
+        if "x" not in arrays:
+            raise invalid("input", "arrays with an entry 'x'", sorted(arrays))
+        x = np.asarray(arrays["x"], dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n:
+            raise invalid("x", f"an array of shape (num, {self.n})", x.shape)
+        evaluate = self._evaluator(member, torch.device("cpu"), torch.float64)
+        return evaluate(torch.from_numpy(x)).numpy()
+
+    def task(self, member: int | Sequence[int] = 0) -> Task:
+        subset = self.member_subset(member)
+        cache: dict[torch.device, Any] = {}
+
+        def sampler(num: int, generator: torch.Generator, device: torch.device):
+            if device not in cache:
+                cache[device] = self._evaluator(subset, device, torch.float32)
+            x = torch.randn(num, self.n, generator=generator, device=device)
+            return x, cache[device](x)
+
+        return Task(f"{self!r} member {list(subset)}", self.n, sampler)
+
+    def teacher(self, member: int | Sequence[int] = 0) -> torch.nn.Module:
+        """Build the realizing network with the weights of ``member`` (float64).
+
+        For the cyclic group it is a :class:`~symhard.learners.CircularCNN` with
+        ``2^k`` full-length filters and global average pooling; for any other group
+        a one-hidden-layer :class:`~symhard.learners.GroupAveragedMLP`.
+        """
+        subset = self.member_subset(member)
+        signs = _sign_patterns(self.k)
+        first_layer = torch.zeros(len(signs), self.n, dtype=torch.float64)
+        first_layer[:, list(subset)] = torch.as_tensor(signs) / math.sqrt(self.k)
+        # Both networks average over the group, which already divides by |O|.
+        orbit_size = self.group.orbit_size(subset)
+        readout = torch.as_tensor(signs.prod(axis=1)) * (
+            self._scale(orbit_size) * orbit_size
+        )
+        if self.group.name == "cyclic":
+            model = CircularCNN(
+                self.n, channels=len(signs), activation=self.activation, bias=False
+            ).double()
+            conv_weight, linear = model.conv.weight, model.readout
+        else:
+            model = GroupAveragedMLP(
+                self.group, width=len(signs), depth=1, activation=self.activation
+            ).double()
+            conv_weight, linear = model.mlp.net[0].weight, model.mlp.net[2]
+            model.mlp.net[0].bias.data.zero_()
+            linear.bias.data.zero_()
+        with torch.no_grad():
+            conv_weight.copy_(first_layer.reshape(conv_weight.shape))
+            linear.weight.copy_(readout.reshape(1, -1))
+        return model
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "family": self.name,
+            "params": self.params,
+            "group_order": self.group.order,
+            "family_size": self.family_size,
+            "norm_sq": self.base_norm_sq,
+            "norm_sq_method": "exact",
+            "norm_sq_note": "squared L2 norm of f_S for one subset, before the "
+            "group average and normalization",
+            "architecture": (
+                f"circular CNN, {2**self.k} full-length filters, {self.activation}, "
+                "global average pooling"
+                if self.group.name == "cyclic"
+                else f"group-averaged one-hidden-layer network, {2**self.k} "
+                f"{self.activation} units"
+            ),
+            "teacher_hidden_units": 2**self.k,
+        }
+
+    # Internals -------------------------------------------------------------------
+
+    def _base_ridge(self) -> RidgeSum:
+        signs = _sign_patterns(self.k)
+        return RidgeSum(
+            signs / math.sqrt(self.k), signs.prod(axis=1).astype(float), self.activation
+        )
+
+    def _scale(self, orbit_size: int) -> float:
+        # The orbit average of orthogonal f_S' has squared norm base_norm_sq / |O|;
+        # dividing by |O| (the average) and by that norm gives unit norm.
+        return 1.0 / (orbit_size * math.sqrt(self.base_norm_sq / orbit_size))
+
+    def _orbit(self, subset: tuple[int, ...]) -> np.ndarray:
+        orbit_size = self.group.orbit_size(subset)
+        memory_mb = orbit_size * 2**self.k * self.n * 8 / 2**20
+        if memory_mb > self.memory_limit_mb:
+            raise LimitExceededError(
+                f"invalid value for 'memory_limit_mb': one member needs about "
+                f"{memory_mb:.0f} MiB for {orbit_size} subsets x {2**self.k} units "
+                f"on n={self.n}, over the limit of {self.memory_limit_mb} MiB; "
+                "raise memory_limit_mb or use a larger group or smaller n, k"
+            )
+        return self.group.orbit(subset)
+
+    def _evaluator(self, member, device: torch.device, dtype: torch.dtype):
+        # member(x) = scale * sum_{S' in O} sum_w prod(w) sigma(<w, x_S'> / sqrt k):
+        # gather x_S' for the whole orbit, one matrix product with the sign
+        # patterns, the activation, and a weighted sum. No loop over units.
+        subset = self.member_subset(member)
+        orbit = torch.tensor(np.array(self._orbit(subset)), device=device)
+        signs = _sign_patterns(self.k)
+        directions = torch.as_tensor(signs.T / math.sqrt(self.k), dtype=dtype)
+        coefficients = torch.as_tensor(signs.prod(axis=1), dtype=dtype)
+        directions, coefficients = directions.to(device), coefficients.to(device)
+        scale = self._scale(len(orbit))
+        chunk = max(1, 2**22 // (len(orbit) * len(signs)))
+
+        def evaluate(x: torch.Tensor) -> torch.Tensor:
+            parts = []
+            for start in range(0, len(x), chunk):
+                gathered = x[start : start + chunk, orbit]  # (batch, |O|, k)
+                hidden = activation_torch(self.activation, gathered @ directions)
+                parts.append((hidden @ coefficients).sum(dim=1) * scale)
+            return torch.cat(parts)
+
+        return evaluate
+
+    def _nth_canonical_subset(self, index: int) -> tuple[int, ...]:
+        if self.group.name == "trivial":
+            return _unrank_combination(self.n, self.k, index)
+        if self.group.name == "symmetric":
+            return tuple(range(self.k))
+        elements = self.group.elements()
+        seen = 0
+        scanned = 0
+        combinations = itertools.combinations(range(self.n), self.k)
+        while scanned < _MAX_SCANNED_SUBSETS:
+            chunk = np.array(list(itertools.islice(combinations, 8192)))
+            if len(chunk) == 0:
+                break
+            scanned += len(chunk)
+            canonical = chunk[_is_canonical(elements, chunk)]
+            if seen + len(canonical) > index:
+                return tuple(int(i) for i in canonical[index - seen])
+            seen += len(canonical)
+        raise LimitExceededError(
+            f"invalid value for 'member': finding member {index} needs a scan past "
+            f"{_MAX_SCANNED_SUBSETS} subsets; pass the member as a subset instead"
+        )
+
+
+def _reject_zero_function(k: int, activation: str) -> None:
+    if activation in _ODD_PART_LINEAR and k % 2 == 1 and k >= 3:
+        raise invalid(
+            "k",
+            f"k = 1 or an even k (activation={activation} gives the zero function for "
+            "odd k >= 3; activation=tanh or sigmoid works for odd k)",
+            k,
+        )
+    if activation in _EVEN_PART_CONSTANT and k % 2 == 0:
+        raise invalid(
+            "k",
+            f"an odd k (activation={activation} gives the zero function for even k; "
+            "activation=relu works for even k)",
+            k,
+        )
+
+
+def _sign_patterns(k: int) -> np.ndarray:
+    """All of :math:`\\{-1, 1\\}^k` as a float array of shape (2^k, k)."""
+    return np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
+
+
+def _is_canonical(elements: np.ndarray, subsets: np.ndarray) -> np.ndarray:
+    """Mark the subsets (rows, sorted) that no group element maps lower."""
+    images = np.sort(elements[:, subsets], axis=-1)  # (|G|, batch, k)
+    difference = images - subsets[None]
+    nonzero = difference != 0
+    first = nonzero.argmax(axis=-1)
+    leading = np.take_along_axis(difference, first[..., None], axis=-1)[..., 0]
+    smaller = nonzero.any(axis=-1) & (leading < 0)
+    return ~smaller.any(axis=0)
+
+
+def _unrank_combination(n: int, k: int, index: int) -> tuple[int, ...]:
+    """Return the ``index``-th ``k``-subset of ``range(n)`` in lexicographic order."""
+    subset = []
+    start = 0
+    for remaining in range(k, 0, -1):
+        for candidate in range(start, n):
+            block = math.comb(n - candidate - 1, remaining - 1)
+            if index < block:
+                subset.append(candidate)
+                start = candidate + 1
+                break
+            index -= block
+    return tuple(subset)
+
+
+def _check_subset(member: Any, n: int, k: int) -> tuple[int, ...]:
+    allowed = f"{k} distinct integers in [0, {n - 1}], or a member index"
+    try:
+        subset = tuple(sorted(int(i) for i in member))
+    except (TypeError, ValueError):
+        raise invalid("member", allowed, member) from None
+    if len(set(subset)) != k or subset[0] < 0 or subset[-1] >= n:
+        raise invalid("member", allowed, member)
+    return subset
+
+
+def _parse_shape(shape: str | Sequence[int] | None) -> tuple[int, int] | None:
+    if shape is None or isinstance(shape, tuple):
+        return shape
+    try:
+        rows, columns = (int(part) for part in str(shape).lower().split("x"))
+    except ValueError:
+        raise invalid("shape", "a grid AxB such as 4x6", shape) from None
+    return rows, columns
