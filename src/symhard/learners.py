@@ -189,4 +189,3 @@ def _import_learner(path: str) -> Any:
 def count_parameters(model: nn.Module) -> int:
     """Return the number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-

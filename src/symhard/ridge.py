@@ -6,7 +6,8 @@ flattened, so one evaluator and one kernel serve all of them.
 
 The inner product of two ridge sums in :math:`L^2(N(0, I_D))` is
 :math:`\\sum_{ij} a_i b_j \\kappa(w_i, v_j)` with
-:math:`\\kappa(u, v) = E[\\sigma(\\langle u, z \\rangle) \\sigma(\\langle v, z \\rangle)]`.
+:math:`\\kappa(u, v) = E[\\sigma(\\langle u, z \\rangle)
+\\sigma(\\langle v, z \\rangle)]`.
 For ReLU, :math:`\\kappa` is the arc-cosine kernel of degree one,
 :math:`|u||v| (\\sin t + (\\pi - t) \\cos t) / (2\\pi)` with ``t`` the angle between
 ``u`` and ``v``. For smooth activations it is a two-dimensional Gauss-Hermite rule
@@ -35,6 +36,10 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "softplus")
 # Gauss-Hermite nodes per axis for smooth activations. With 64 nodes the rule
 # integrates polynomials of degree 127 exactly; for tanh and sigmoid the 2-D
 # result agrees with 1e8-sample Monte Carlo to its standard error.
+# NOTE: the error grows with |u| and |v|, because the integrand varies on the
+# scale 1/|u|. Against nested adaptive quadrature, tanh is off by 8e-11 at
+# |u| = |v| = 1, 3e-6 at 2, 7e-5 at 3 and 3e-3 at 5; sigmoid, gelu and softplus
+# stay below 5e-7 up to norm 3.
 _HERMITE_NODES = 64
 
 # Pairs of units handled at once by the quadrature (each pair costs 64 * 64 nodes).
@@ -85,7 +90,7 @@ def activation_torch(name: str, t: torch.Tensor) -> torch.Tensor:
 
 
 def kernel_matrix(activation: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Compute :math:`\\kappa(u_i, v_j) = E[\\sigma(u_i \\cdot z)\\sigma(v_j \\cdot z)]`.
+    """Compute the kernel :math:`\\kappa(u_i, v_j)` for all pairs of rows.
 
     Parameters
     ----------
@@ -212,8 +217,8 @@ class RidgeSum:
     --------
     >>> import numpy as np
     >>> f = RidgeSum(np.eye(2), np.array([1.0, 1.0]))
-    >>> round(f.norm_sq(), 6)  # E[(relu(z1) + relu(z2))^2] = 1/2 + 1/2 + 2/4
-    1.5
+    >>> round(f.norm_sq(), 6)  # 1/2 + 1/2 + 2 E[relu(z1)] E[relu(z2)] = 1 + 1/pi
+    1.31831
     """
 
     def __init__(
@@ -266,7 +271,9 @@ class RidgeSum:
     def inner(self, other: RidgeSum) -> float:
         """Return the exact :math:`L^2` inner product with ``other`` (float64)."""
         if self.activation != other.activation:
-            raise ValueError("inner products need both ridge sums to share one activation")
+            raise ValueError(
+                "inner products need both ridge sums to share one activation"
+            )
         kernel = kernel_matrix(self.activation, self.weights, other.weights)
         return float(self.coefficients @ kernel @ other.coefficients)
 
@@ -319,7 +326,7 @@ def gram_matrix(functions: list[RidgeSum]) -> np.ndarray:
 
 
 def max_abs_off_diagonal(gram: np.ndarray) -> float:
-    """Return the largest :math:`|G_{ij}|` over :math:`i \\ne j` (0 for one function)."""
+    """Return the largest :math:`|G_{ij}|` with :math:`i \\ne j` (0 for one function)."""
     if len(gram) < 2:
         return 0.0
     off_diagonal = gram[~np.eye(len(gram), dtype=bool)]

@@ -109,7 +109,9 @@ class HardFamily(abc.ABC):
         """Draw ``num`` inputs and their labels under ``member`` as NumPy arrays."""
 
     @abc.abstractmethod
-    def evaluate(self, arrays: Mapping[str, np.ndarray], *, member: Any = 0) -> np.ndarray:
+    def evaluate(
+        self, arrays: Mapping[str, np.ndarray], *, member: Any = 0
+    ) -> np.ndarray:
         """Compute the labels of ``member`` on given inputs."""
 
     @abc.abstractmethod
@@ -123,6 +125,16 @@ class HardFamily(abc.ABC):
     @abc.abstractmethod
     def info(self) -> dict[str, Any]:
         """Return the family's facts (size, norms, ``gamma``) as a JSON-ready dict."""
+
+    @abc.abstractmethod
+    def make_learner(
+        self, name: str, *, width: int = 256, depth: int = 2
+    ) -> torch.nn.Module:
+        """Build the learner ``name`` (randomly initialized) for this family."""
+
+    def random_member(self, rng: np.random.Generator) -> Any:
+        """Draw a member from ``rng``; the default is a uniform index."""
+        return int(rng.integers(self.family_size))
 
     def csq_lower_bound(self, tolerance: float) -> float:
         """Return the CSQ query lower bound at ``tolerance`` for this family."""
@@ -144,4 +156,3 @@ class HardFamily(abc.ABC):
                 self.family_size, certificate.gamma, tolerance
             ),
         }
-

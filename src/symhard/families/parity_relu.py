@@ -39,7 +39,7 @@ from symhard._validation import (
 )
 from symhard.families.base import CorrelationCertificate, HardFamily, Task
 from symhard.groups import GROUP_NAMES, PermutationGroup, make_group
-from symhard.learners import CircularCNN, GroupAveragedMLP
+from symhard.learners import CircularCNN, GroupAveragedMLP, make_learner
 from symhard.ridge import ACTIVATIONS, RidgeSum, activation_torch
 
 # Activations whose odd part is linear (sigma(t) - sigma(-t) = t): the parity
@@ -144,7 +144,8 @@ class ParityReLU(HardFamily):
             method="exact",
             detail=(
                 "distinct orbits share no subset, and f_S for distinct subsets are "
-                "orthogonal because flipping one coordinate of S \\ T negates f_S only"
+                "orthogonal because flipping a coordinate in S but not in T negates "
+                "f_S only"
             ),
         )
 
@@ -186,7 +187,9 @@ class ParityReLU(HardFamily):
         columns = np.repeat(orbit, len(signs), axis=0)
         weights[rows, columns] = np.tile(signs, (len(orbit), 1)) / math.sqrt(self.k)
         coefficients = np.tile(signs.prod(axis=1), len(orbit))
-        return RidgeSum(weights, coefficients * self._scale(len(orbit)), self.activation)
+        return RidgeSum(
+            weights, coefficients * self._scale(len(orbit)), self.activation
+        )
 
     # Data ----------------------------------------------------------------------
 
@@ -259,6 +262,18 @@ class ParityReLU(HardFamily):
             linear.weight.copy_(readout.reshape(1, -1))
         return model
 
+    def random_member(self, rng: np.random.Generator) -> tuple[int, ...]:
+        """Draw a uniformly random ``k``-subset; its orbit is the member."""
+        subset = np.sort(rng.choice(self.n, size=self.k, replace=False))
+        return self.group.canonical(tuple(int(i) for i in subset))
+
+    def make_learner(
+        self, name: str, *, width: int = 256, depth: int = 2
+    ) -> torch.nn.Module:
+        return make_learner(
+            name, self.group, width=width, depth=depth, activation=self.activation
+        )
+
     def info(self) -> dict[str, Any]:
         return {
             "family": self.name,
@@ -300,7 +315,7 @@ class ParityReLU(HardFamily):
                 f"invalid value for 'memory_limit_mb': one member needs about "
                 f"{memory_mb:.0f} MiB for {orbit_size} subsets x {2**self.k} units "
                 f"on n={self.n}, over the limit of {self.memory_limit_mb} MiB; "
-                "raise memory_limit_mb or use a larger group or smaller n, k"
+                "raise memory_limit_mb, or use a smaller group, n or k"
             )
         return self.group.orbit(subset)
 

@@ -1,0 +1,263 @@
+"""The commands that work for every family: info, groups, sample, evaluate, reproduce.
+
+Family and group parameters are ``key=value`` tokens, as in Hydra overrides:
+``symhard info parity-relu n=12 k=4 group=cyclic``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symhard._validation import InvalidParameterError, check_float, check_int, invalid
+
+
+def parse_key_values(tokens: list[str]) -> dict[str, str]:
+    """Turn ``["n=12", "k=4"]`` into ``{"n": "12", "k": "4"}``.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a token without ``=`` or a key given twice.
+    """
+    values: dict[str, str] = {}
+    for token in tokens:
+        key, separator, value = token.partition("=")
+        if not separator or not key:
+            raise invalid("parameter", "key=value", token)
+        if key in values:
+            raise invalid(key, "one value", f"{values[key]!r} and {value!r}")
+        values[key] = value
+    return values
+
+
+def parse_member(text: str | None) -> int | tuple[int, ...]:
+    """Read ``member=5`` as an index and ``member=0,3,7`` as a subset."""
+    if text is None:
+        return 0
+    try:
+        if "," in text:
+            return tuple(int(part) for part in text.split(",") if part)
+        return int(text)
+    except ValueError:
+        raise invalid("member", "an index or comma-separated subset", text) from None
+
+
+def print_result(data: dict[str, Any], as_json: bool) -> None:
+    """Print ``data`` as JSON or as aligned ``key: value`` lines."""
+    if as_json:
+        print(json.dumps(data, indent=2, default=_json_default))
+        return
+    width = max(len(key) for key in data)
+    for key, value in data.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to an ``.npz`` file whose bytes depend only on the arrays.
+
+    ``numpy.savez`` stamps each member with the current time; here every member
+    gets a fixed timestamp, so equal arrays give equal files.
+    """
+    path = Path(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(info, buffer.getvalue())
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.is_file():
+        raise invalid("--input", "an existing .npz file", str(path))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise invalid("--input", "a readable .npz file", f"{path} ({error})") from None
+
+
+# Handlers ------------------------------------------------------------------------
+
+
+def _family_and_params(args: argparse.Namespace):
+    from symhard.families import make_family
+
+    params = parse_key_values(args.params)
+    member = parse_member(params.pop("member", None))
+    return make_family(args.family, params), member
+
+
+def _info(args: argparse.Namespace) -> int:
+    tolerance = check_float("--tolerance", args.tolerance, low=0.0, low_open=True)
+    family, _ = _family_and_params(args)
+    data = family.info()
+    data.update(family.bound_info(tolerance))
+    print_result(data, args.json)
+    return 0
+
+
+def _groups_orbits(args: argparse.Namespace) -> int:
+    from symhard.groups import make_group
+
+    params = parse_key_values(args.params)
+    known = {"group", "n", "k", "shape"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise invalid("parameter", "one of " + ", ".join(sorted(known)), unknown[0])
+    if "group" not in params:
+        raise invalid("group", "a value (group=...)", None)
+    n = check_int("n", params.get("n"), low=1)
+    shape = None
+    if "shape" in params:
+        from symhard.families.parity_relu import _parse_shape
+
+        shape = _parse_shape(params["shape"])
+    group = make_group(params["group"], n, shape=shape)
+    k = check_int("k", params.get("k"), low=0, high=n, high_text=f"n={n}")
+    data = {
+        "group": group.name,
+        "n": group.n,
+        "order": group.order,
+        "k": k,
+        "orbits": group.count_orbits(k),
+        "method": "Burnside's lemma over cycle types",
+    }
+    print_result(data, args.json)
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    num = check_int("--num", args.num, low=1)
+    seed = check_int("--seed", args.seed, low=0)
+    family, member = _family_and_params(args)
+    arrays = family.sample(num, member=member, seed=seed)
+    meta = {
+        "family": family.name,
+        "params": family.params,
+        "member": family.member_description(member),
+        "num": num,
+        "seed": seed,
+    }
+    save_npz(
+        args.out, {**arrays, "meta": np.array(json.dumps(meta, default=_json_default))}
+    )
+    print(f"wrote {num} samples of {family!r} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    family, member = _family_and_params(args)
+    arrays = load_npz(args.input)
+    arrays.pop("meta", None)
+    arrays.pop("y", None)
+    y = family.evaluate(arrays, member=member)
+    save_npz(args.out, {"y": y})
+    print(f"wrote {len(y)} labels to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from symhard.reproduce import reproduce
+
+    workers = (
+        None if args.workers is None else check_int("--workers", args.workers, low=1)
+    )
+    result = reproduce(args.out, profile=args.profile, seed=args.seed, workers=workers)
+    print(f"report: {Path(args.out) / 'report.md'} ({result['seconds']:.0f} s)")
+    if result["failed_sections"]:
+        print(
+            "symhard: error: these sections failed (see the report and log): "
+            + ", ".join(result["failed_sections"]),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``info``, ``groups``, ``sample``, ``evaluate`` and ``reproduce``."""
+    info = subparsers.add_parser(
+        "info", help="family size, norms, gamma and the CSQ bound of a family"
+    )
+    info.add_argument("family", help="family name, e.g. parity-relu")
+    info.add_argument("params", nargs="*", help="family parameters as key=value")
+    info.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.01,
+        help="query tolerance tau (default 0.01)",
+    )
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=_info)
+
+    groups = subparsers.add_parser("groups", help="permutation group facts")
+    group_commands = groups.add_subparsers(dest="group_command", required=True)
+    orbits = group_commands.add_parser(
+        "orbits", help="number of orbits of k-subsets (Burnside)"
+    )
+    orbits.add_argument("params", nargs="*", help="group=NAME n=N k=K [shape=AxB]")
+    orbits.add_argument("--json", action="store_true", help="print JSON")
+    orbits.set_defaults(handler=_groups_orbits)
+
+    sample = subparsers.add_parser("sample", help="draw inputs and labels to an .npz")
+    sample.add_argument("family")
+    sample.add_argument(
+        "params", nargs="*", help="family parameters and member=M as key=value"
+    )
+    sample.add_argument("--num", type=int, default=1000, help="number of samples")
+    sample.add_argument("--seed", type=int, default=0, help="random seed")
+    sample.add_argument("--out", required=True, help="output .npz path")
+    sample.set_defaults(handler=_sample)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="label the inputs of an .npz with one member"
+    )
+    evaluate.add_argument("family")
+    evaluate.add_argument("params", nargs="*")
+    evaluate.add_argument("--input", required=True, help="input .npz with x or adj")
+    evaluate.add_argument("--out", required=True, help="output .npz with y")
+    evaluate.set_defaults(handler=_evaluate)
+
+    run = subparsers.add_parser(
+        "reproduce", help="run the main experiment and write a report"
+    )
+    run.add_argument("--profile", default="quick", help="quick or paper")
+    run.add_argument("--out", required=True, help="run directory (resumed if present)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: all cores)",
+    )
+    run.set_defaults(handler=_reproduce)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
+
+
+__all__ = [
+    "InvalidParameterError",
+    "load_npz",
+    "parse_key_values",
+    "parse_member",
+    "print_result",
+    "register",
+    "save_npz",
+]
