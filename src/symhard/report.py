@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,15 +76,22 @@ def plot_sweep(rows: list[dict[str, Any]], stem: Path, *, tolerance: float) -> P
         axis.axhline(1.0, color="gray", linewidth=0.8, linestyle=":")
         axis.set_title(f"k = {k}")
         axis.set_xlabel("n")
+        # Sizes with at most 2 members have a zero bound, which has no logarithm.
         bound_points = sorted(
-            {(r["size"], r["log10_csq_lower_bound"]) for r in hard if r["k"] == k}
+            {
+                (r["size"], r["log10_csq_lower_bound"])
+                for r in hard
+                if r["k"] == k and math.isfinite(r["log10_csq_lower_bound"])
+            }
         )
+        axis.set_ylim(-0.05, 1.25)
         twin = axis.twinx()
         twin.plot(
             [s for s, _ in bound_points],
             [b for _, b in bound_points],
             color="black",
             linestyle="--",
+            marker="x",
             label=f"log10 CSQ bound (tau={tolerance:.3g})",
         )
         twin.set_ylabel("log10 queries needed")
@@ -156,7 +164,7 @@ def sweep_table(rows: list[dict[str, Any]]) -> str:
             f"{_number(row.get('nmse_mean'))} | {_interval(row)} | {row['n_seeds']} | "
             f"{row['n_diverged']} | {row['family_size']} | "
             f"{row['max_abs_correlation']:g} ({row['correlation_method']}) | "
-            f"{row['log10_csq_lower_bound']:.2f} | {verdict(row)} |"
+            f"{_log_bound(row['log10_csq_lower_bound'])} | {verdict(row)} |"
         )
     return "\n".join(lines)
 
@@ -257,6 +265,10 @@ def _markdown_document(
             if svg.exists():
                 parts += ["", f"[SVG]({relative.with_suffix('.svg').as_posix()})"]
     return "\n".join(parts) + "\n"
+
+
+def _log_bound(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "none (m <= 2)"
 
 
 def _number(value: float | None) -> str:

@@ -16,7 +16,9 @@ import importlib
 import json
 import logging
 import math
+import multiprocessing
 import platform
+import signal
 import time
 import traceback
 from collections import defaultdict
@@ -291,21 +293,31 @@ def reproduce(
     _write_json(run_dir / "config.json", config)
     _write_json(run_dir / "environment.json", environment(seed))
 
+    # The other experiments run in one background process while the trials use
+    # the worker pool, so the job keeps every core busy until the end.
+    context = multiprocessing.get_context("spawn")
+    section_pool = context.Pool(1, initializer=_prepare_section_worker)
+    pending_sections = [
+        (path, section_pool.apply_async(_build_section, (path, run_dir, profile, seed)))
+        for path in (SECTION_BUILDERS if sections else [])
+    ]
+    section_pool.close()
     store = ResultStore(run_dir / "results.sqlite")
     try:
-        run_trials(
-            trial_specs(chosen, seed), store, workers=workers, description=FAMILY
-        )
+        specs = trial_specs(chosen, seed)
+        run_trials(specs, store, workers=workers, description=FAMILY)
         tolerance = 1 / math.sqrt(chosen.train.batch_size)
-        summary = summarize(store.trials(), tolerance)
-        histories = {t["key"]: store.history(t["key"]) for t in store.trials()}
         trials = store.trials()
+        summary = summarize(trials, tolerance)
+        histories = {t["key"]: store.history(t["key"]) for t in trials}
+        extra_sections, failed = _collect_sections(pending_sections)
+    except BaseException:
+        section_pool.terminate()
+        raise
     finally:
         store.close()
+    section_pool.join()
 
-    extra_sections, failed = (
-        _run_sections(run_dir, profile, seed) if sections else ([], [])
-    )
     for section in extra_sections:
         summary.extend(section.summary_rows)
     _write_json(run_dir / "summary.json", summary)
@@ -323,30 +335,52 @@ def reproduce(
     return {"summary": summary, "failed_sections": failed, "seconds": seconds}
 
 
-def _run_sections(
-    run_dir: Path, profile: str, seed: int
+def _prepare_section_worker() -> None:
+    # One thread, because the trial workers use the other cores; Ctrl-C is left
+    # to the main process, which terminates this worker.
+    import torch
+
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+def _build_section(
+    path: str, run_dir: Path, profile: str, seed: int
+) -> ReportSection | str:
+    """Run one section builder; return its section or the traceback it raised."""
+    module_name, _, function_name = path.partition(":")
+    started = time.perf_counter()
+    logger.info("running section %s", path)
+    try:
+        builder = getattr(importlib.import_module(module_name), function_name)
+        section = builder(run_dir, profile=profile, seed=seed)
+    except Exception:  # a broken section must not lose the others
+        logger.exception("section %s failed", path)
+        return traceback.format_exc()
+    logger.info("section %s took %.1f s", path, time.perf_counter() - started)
+    return section
+
+
+def _collect_sections(
+    pending: list[tuple[str, Any]],
 ) -> tuple[list[ReportSection], list[str]]:
     sections, failed = [], []
-    for path in SECTION_BUILDERS:
-        module_name, _, function_name = path.partition(":")
-        started = time.perf_counter()
-        logger.info("running section %s", path)
-        try:
-            builder = getattr(importlib.import_module(module_name), function_name)
-            sections.append(builder(run_dir, profile=profile, seed=seed))
-        except KeyboardInterrupt:
-            raise
-        except Exception as error:  # a broken section must not lose the others
-            logger.error("section %s failed: %s", path, error)
-            failed.append(path)
-            sections.append(
-                ReportSection(
-                    title=f"Failed: {path}",
-                    markdown="This section raised an error, so it has no results:\n\n"
-                    f"```\n{traceback.format_exc()}```",
-                )
+    for path, result in pending:
+        outcome = result.get()
+        if isinstance(outcome, ReportSection):
+            sections.append(outcome)
+            continue
+        failed.append(path)
+        sections.append(
+            ReportSection(
+                title=f"Failed: {path}",
+                markdown="This section raised an error, so it has no results:\n\n"
+                f"```\n{outcome}```",
             )
-        logger.info("section %s took %.1f s", path, time.perf_counter() - started)
+        )
     return sections, failed
 
 
