@@ -107,7 +107,10 @@ class TrainResult:
         One row per evaluation: ``step``, ``train_loss`` (mean over the steps since
         the previous row) and ``test_nmse``.
     diverged_at : int or None
-        The step at which the loss became NaN or infinite.
+        The first evaluation step at which the mean training loss since the
+        previous evaluation was NaN or infinite. The loss is checked only at
+        evaluation steps, so the blow-up may have happened up to
+        ``eval_every - 1`` steps earlier.
     samples_seen : int
         Training samples used, counting repeats.
     seconds : float
