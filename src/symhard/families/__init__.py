@@ -6,12 +6,14 @@ from collections.abc import Mapping
 
 from symhard._validation import invalid
 from symhard.families.base import CorrelationCertificate, HardFamily, Task
+from symhard.families.invariant_monomial import InvariantMonomial
 from symhard.families.parity_relu import ParityReLU
 from symhard.families.subspace_relu import SubspaceReLU
 
 FAMILIES: dict[str, type[HardFamily]] = {
     ParityReLU.name: ParityReLU,
     SubspaceReLU.name: SubspaceReLU,
+    InvariantMonomial.name: InvariantMonomial,
 }
 
 
