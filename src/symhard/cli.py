@@ -1,33 +1,56 @@
-"""The ``symhard`` command line."""
+"""The ``symhard`` command line.
+
+Each command lives in a module with a ``register(subparsers)`` function that adds
+its parser and sets ``handler``; ``handler(args)`` returns the exit status.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
 import sys
 
 from symhard._validation import InvalidParameterError
+
+# Modules that contribute commands, in the order they appear in --help.
+COMMAND_MODULES = [
+    "symhard.commands",
+    "symhard.bound_commands",
+    "symhard.sq_commands",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symhard",
-        description="Hard families for symmetric networks, their bounds, experiments.",
+        description="Hard families for symmetric networks, their certified "
+        "lower bounds, and experiments that train learners on them.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log debug messages"
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    from symhard.nphard.cli import register as register_nphard
-
-    register_nphard(subparsers)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         return int(args.handler(args) or 0)
     except InvalidParameterError as error:
         print(f"symhard: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("symhard: interrupted; finished results are saved", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -28,3 +28,12 @@ class ReportSection:
     markdown: str
     figures: list[Path] = field(default_factory=list)
     summary_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Builders of the sections that ``symhard reproduce`` adds after its main sweep, as
+# "module:function" paths. Each is called as
+# ``builder(run_dir, profile=profile, seed=seed)`` and returns a ReportSection.
+SECTION_BUILDERS = [
+    "symhard.separation:separation_section",
+    "symhard.oracle_descent:csq_section",
+]

@@ -151,7 +151,9 @@ class HardFamily(abc.ABC):
             "correlation_detail": certificate.detail,
             "correlation_interval": certificate.interval,
             "tolerance": tolerance,
-            "csq_lower_bound": self.csq_lower_bound(tolerance),
+            "csq_lower_bound": csq_query_lower_bound(
+                self.family_size, certificate.gamma, tolerance
+            ),
             "log10_csq_lower_bound": log10_csq_query_lower_bound(
                 self.family_size, certificate.gamma, tolerance
             ),
