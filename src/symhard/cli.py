@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "symhard.commands",
     "symhard.bound_commands",
     "symhard.sq_commands",
+    "symhard.sweep_commands",
 ]
 
 
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symhard: interrupted; finished results are saved", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (for example `symhard ... | head`).
+        sys.stderr.close()
+        return 1
 
 
 if __name__ == "__main__":

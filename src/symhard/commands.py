@@ -39,10 +39,13 @@ def parse_key_values(tokens: list[str]) -> dict[str, str]:
     return values
 
 
-def parse_member(text: str | None) -> int | tuple[int, ...]:
-    """Read ``member=5`` as an index and ``member=0,3,7`` as a subset."""
+def parse_member(text: str | None) -> int | tuple[int, ...] | None:
+    """Read ``member=5`` as an index and ``member=0,3,7`` as a subset.
+
+    None (no ``member=``) stands for the family's default member.
+    """
     if text is None:
-        return 0
+        return None
     try:
         if "," in text:
             return tuple(int(part) for part in text.split(",") if part)
@@ -90,17 +93,20 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
 # Handlers ------------------------------------------------------------------------
 
 
-def _family_and_params(args: argparse.Namespace):
+def _family_and_member(args: argparse.Namespace):
+    """Build the family of ``args`` and the keyword arguments that pick its member."""
     from symhard.families import make_family
 
     params = parse_key_values(args.params)
     member = parse_member(params.pop("member", None))
-    return make_family(args.family, params), member
+    return make_family(args.family, params), {} if member is None else {
+        "member": member
+    }
 
 
 def _info(args: argparse.Namespace) -> int:
     tolerance = check_float("--tolerance", args.tolerance, low=0.0, low_open=True)
-    family, _ = _family_and_params(args)
+    family, _ = _family_and_member(args)
     data = family.info()
     data.update(family.bound_info(tolerance))
     print_result(data, args.json)
@@ -140,12 +146,12 @@ def _groups_orbits(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     num = check_int("--num", args.num, low=1)
     seed = check_int("--seed", args.seed, low=0)
-    family, member = _family_and_params(args)
-    arrays = family.sample(num, member=member, seed=seed)
+    family, member = _family_and_member(args)
+    arrays = family.sample(num, seed=seed, **member)
     meta = {
         "family": family.name,
         "params": family.params,
-        "member": family.member_description(member),
+        "member": family.member_description(**member),
         "num": num,
         "seed": seed,
     }
@@ -157,11 +163,11 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    family, member = _family_and_params(args)
+    family, member = _family_and_member(args)
     arrays = load_npz(args.input)
     arrays.pop("meta", None)
     arrays.pop("y", None)
-    y = family.evaluate(arrays, member=member)
+    y = family.evaluate(arrays, **member)
     save_npz(args.out, {"y": y})
     print(f"wrote {len(y)} labels to {args.out}", file=sys.stderr)
     return 0
@@ -173,7 +179,14 @@ def _reproduce(args: argparse.Namespace) -> int:
     workers = (
         None if args.workers is None else check_int("--workers", args.workers, low=1)
     )
-    result = reproduce(args.out, profile=args.profile, seed=args.seed, workers=workers)
+    result = reproduce(
+        args.out,
+        profile=args.profile,
+        seed=args.seed,
+        workers=workers,
+        backend=args.backend,
+        address=args.address,
+    )
     print(f"report: {Path(args.out) / 'report.md'} ({result['seconds']:.0f} s)")
     if result["failed_sections"]:
         print(
@@ -240,6 +253,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="worker processes (default: all cores)",
+    )
+    run.add_argument(
+        "--backend", default="local", help="local (process pool, the default) or ray"
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="address of an existing Ray cluster (ray backend only; default: "
+        "start a local Ray for this run)",
     )
     run.set_defaults(handler=_reproduce)
 

@@ -36,4 +36,5 @@ class ReportSection:
 SECTION_BUILDERS = [
     "symhard.separation:separation_section",
     "symhard.oracle_descent:csq_section",
+    "symhard.graph_experiment:graph_section",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from symhard._validation import invalid
 from symhard.families.base import CorrelationCertificate, HardFamily, Task
+from symhard.families.degree_parity import DegreeParity
 from symhard.families.invariant_monomial import InvariantMonomial
 from symhard.families.parity_relu import ParityReLU
 from symhard.families.subspace_relu import SubspaceReLU
@@ -13,6 +14,7 @@ from symhard.families.subspace_relu import SubspaceReLU
 FAMILIES: dict[str, type[HardFamily]] = {
     ParityReLU.name: ParityReLU,
     SubspaceReLU.name: SubspaceReLU,
+    DegreeParity.name: DegreeParity,
     InvariantMonomial.name: InvariantMonomial,
 }
 
