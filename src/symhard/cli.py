@@ -18,7 +18,6 @@ COMMAND_MODULES = [
     "symhard.commands",
     "symhard.bound_commands",
     "symhard.sq_commands",
-    "symhard.sweep_commands",
 ]
 
 
