@@ -326,7 +326,7 @@ def gram_matrix(functions: list[RidgeSum]) -> np.ndarray:
 
 
 def max_abs_off_diagonal(gram: np.ndarray) -> float:
-    """Return the largest :math:`|G_{ij}|` with :math:`i \\ne j` (0 for one function)."""
+    """Return the largest off-diagonal :math:`|G_{ij}|` (0 for a 1 x 1 matrix)."""
     if len(gram) < 2:
         return 0.0
     off_diagonal = gram[~np.eye(len(gram), dtype=bool)]
