@@ -77,7 +77,7 @@ def handle_sq_learn(args: argparse.Namespace) -> int:
     from symhard.sq_learner import DEFAULT_CLIP, SQ_ORACLES, sq_learn
 
     params = parse_key_values(args.params)
-    member = parse_member(params.pop("member", None))
+    member = parse_member(params.pop("member", "0"))
     family = make_family(args.family, params)
     seed = check_int("--seed", args.seed, low=0)
     oracle = check_choice("--oracle", args.oracle, SQ_ORACLES)
