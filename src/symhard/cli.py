@@ -17,6 +17,7 @@ from symhard._validation import InvalidParameterError
 COMMAND_MODULES = [
     "symhard.commands",
     "symhard.bound_commands",
+    "symhard.nphard.cli",
     "symhard.sq_commands",
 ]
 

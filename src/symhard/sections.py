@@ -34,6 +34,7 @@ class ReportSection:
 # "module:function" paths. Each is called as
 # ``builder(run_dir, profile=profile, seed=seed)`` and returns a ReportSection.
 SECTION_BUILDERS = [
+    "symhard.nphard.experiment:nphard_section",
     "symhard.separation:separation_section",
     "symhard.oracle_descent:csq_section",
     "symhard.graph_experiment:graph_section",
