@@ -126,9 +126,9 @@ def _groups_orbits(args: argparse.Namespace) -> int:
     n = check_int("n", params.get("n"), low=1)
     shape = None
     if "shape" in params:
-        from symhard.families.parity_relu import _parse_shape
+        from symhard.families.subset_orbits import parse_shape
 
-        shape = _parse_shape(params["shape"])
+        shape = parse_shape(params["shape"])
     group = make_group(params["group"], n, shape=shape)
     k = check_int("k", params.get("k"), low=0, high=n, high_text=f"n={n}")
     data = {

@@ -23,7 +23,6 @@ functions*, SODA 2014.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -33,25 +32,14 @@ import numpy as np
 import torch
 
 from symhard._validation import (
-    LimitExceededError,
     SeedLike,
     as_generator,
-    check_choice,
     check_int,
     invalid,
 )
-from symhard.families.base import CorrelationCertificate, HardFamily, Task
-from symhard.families.parity_relu import (
-    _check_subset,
-    _is_canonical,
-    _parse_shape,
-    _unrank_combination,
-)
-from symhard.groups import GROUP_NAMES, PermutationGroup, make_group
-from symhard.learners import make_learner
-
-# Subsets examined when looking up a member by index before giving up.
-_MAX_SCANNED_SUBSETS = 20_000_000
+from symhard.families.base import CorrelationCertificate, Task
+from symhard.families.subset_orbits import SubsetOrbitFamily
+from symhard.groups import PermutationGroup
 
 # Monomial values evaluated at once (rows times orbit size) to bound memory.
 _EVALUATION_BLOCK = 2**22
@@ -216,7 +204,7 @@ class OrbitMonomialSum(torch.nn.Module):
         return torch.cat(parts) * self.scale
 
 
-class InvariantMonomial(HardFamily):
+class InvariantMonomial(SubsetOrbitFamily):
     """The ``invariant-monomial`` family under a permutation group.
 
     Parameters
@@ -254,13 +242,7 @@ class InvariantMonomial(HardFamily):
     ) -> None:
         self.n = check_int("n", n, low=1)
         self.k = check_int("k", k, low=1, high=self.n, high_text=f"n={self.n}")
-        if isinstance(group, PermutationGroup):
-            if group.n != self.n:
-                raise invalid("group", f"a group acting on n={self.n} points", group)
-            self.group = group
-        else:
-            check_choice("group", group, GROUP_NAMES)
-            self.group = make_group(group, self.n, shape=_parse_shape(shape))
+        self._set_group(group, shape)
 
     def __repr__(self) -> str:
         return f"InvariantMonomial(n={self.n}, k={self.k}, group={self.group.name!r})"
@@ -268,10 +250,6 @@ class InvariantMonomial(HardFamily):
     @property
     def params(self) -> dict[str, Any]:
         return {"n": self.n, "k": self.k, "group": self.group.name}
-
-    @cached_property
-    def family_size(self) -> int:
-        return self.group.count_orbits(self.k)
 
     @cached_property
     def max_orbit_size(self) -> int:
@@ -289,29 +267,6 @@ class InvariantMonomial(HardFamily):
         )
 
     # Members -----------------------------------------------------------------
-
-    def member_subset(self, member: int | Sequence[int]) -> tuple[int, ...]:
-        """Return the canonical subset of ``member``.
-
-        ``member`` is either an index in ``[0, family_size)``, counting orbits in
-        the lexicographic order of their canonical subsets, or a ``k``-subset, which
-        stands for its orbit.
-        """
-        if isinstance(member, int | np.integer) and not isinstance(member, bool):
-            index = check_int(
-                "member",
-                member,
-                low=0,
-                high=self.family_size - 1,
-                high_text=f"family_size - 1 = {self.family_size - 1}",
-            )
-            return self._nth_canonical_subset(index)
-        subset = _check_subset(member, self.n, self.k)
-        return self.group.canonical(subset)
-
-    def member_description(self, member: int | Sequence[int] = 0) -> dict[str, Any]:
-        subset = self.member_subset(member)
-        return {"subset": list(subset), "orbit_size": self.group.orbit_size(subset)}
 
     def member_polynomial(
         self, member: int | Sequence[int] = 0
@@ -362,16 +317,6 @@ class InvariantMonomial(HardFamily):
         orbit = self.group.orbit(self.member_subset(member))
         return OrbitMonomialSum(orbit, self.n)
 
-    def random_member(self, rng: np.random.Generator) -> tuple[int, ...]:
-        """Draw a uniformly random ``k``-subset; its orbit is the member."""
-        subset = np.sort(rng.choice(self.n, size=self.k, replace=False))
-        return self.group.canonical(tuple(int(i) for i in subset))
-
-    def make_learner(
-        self, name: str, *, width: int = 256, depth: int = 2
-    ) -> torch.nn.Module:
-        return make_learner(name, self.group, width=width, depth=depth)
-
     def info(self) -> dict[str, Any]:
         return {
             "family": self.name,
@@ -389,28 +334,3 @@ class InvariantMonomial(HardFamily):
                 "of one product unit)"
             ),
         }
-
-    # Internals -------------------------------------------------------------------
-
-    def _nth_canonical_subset(self, index: int) -> tuple[int, ...]:
-        if self.group.name == "trivial":
-            return _unrank_combination(self.n, self.k, index)
-        if self.group.name == "symmetric":
-            return tuple(range(self.k))
-        elements = self.group.elements()
-        seen = 0
-        scanned = 0
-        combinations = itertools.combinations(range(self.n), self.k)
-        while scanned < _MAX_SCANNED_SUBSETS:
-            chunk = np.array(list(itertools.islice(combinations, 8192)))
-            if len(chunk) == 0:
-                break
-            scanned += len(chunk)
-            canonical = chunk[_is_canonical(elements, chunk)]
-            if seen + len(canonical) > index:
-                return tuple(int(i) for i in canonical[index - seen])
-            seen += len(canonical)
-        raise LimitExceededError(
-            f"invalid value for 'member': finding member {index} needs a scan past "
-            f"{_MAX_SCANNED_SUBSETS} subsets; pass the member as a subset instead"
-        )

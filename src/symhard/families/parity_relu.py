@@ -37,9 +37,10 @@ from symhard._validation import (
     check_int,
     invalid,
 )
-from symhard.families.base import CorrelationCertificate, HardFamily, Task
-from symhard.groups import GROUP_NAMES, PermutationGroup, make_group
-from symhard.learners import CircularCNN, GroupAveragedMLP, make_learner
+from symhard.families.base import CorrelationCertificate, Task
+from symhard.families.subset_orbits import SubsetOrbitFamily
+from symhard.groups import PermutationGroup
+from symhard.learners import CircularCNN, GroupAveragedMLP
 from symhard.ridge import ACTIVATIONS, RidgeSum, activation_torch
 
 # Activations whose odd part is linear (sigma(t) - sigma(-t) = t): the parity
@@ -48,11 +49,8 @@ _ODD_PART_LINEAR = ("relu", "gelu", "softplus")
 # Activations whose even part is constant: the parity cancels it for every even k.
 _EVEN_PART_CONSTANT = ("tanh", "sigmoid")
 
-# Subsets examined when looking up a member by index before giving up.
-_MAX_SCANNED_SUBSETS = 20_000_000
 
-
-class ParityReLU(HardFamily):
+class ParityReLU(SubsetOrbitFamily):
     """The ``parity-relu`` family under a permutation group.
 
     Parameters
@@ -106,13 +104,7 @@ class ParityReLU(HardFamily):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         _reject_zero_function(self.k, self.activation)
         self.memory_limit_mb = check_int("memory_limit_mb", memory_limit_mb, low=1)
-        if isinstance(group, PermutationGroup):
-            if group.n != self.n:
-                raise invalid("group", f"a group acting on n={self.n} points", group)
-            self.group = group
-        else:
-            check_choice("group", group, GROUP_NAMES)
-            self.group = make_group(group, self.n, shape=_parse_shape(shape))
+        self._set_group(group, shape)
 
     def __repr__(self) -> str:
         return (
@@ -128,10 +120,6 @@ class ParityReLU(HardFamily):
             "group": self.group.name,
             "activation": self.activation,
         }
-
-    @cached_property
-    def family_size(self) -> int:
-        return self.group.count_orbits(self.k)
 
     @cached_property
     def base_norm_sq(self) -> float:
@@ -150,32 +138,6 @@ class ParityReLU(HardFamily):
         )
 
     # Members -----------------------------------------------------------------
-
-    def member_subset(self, member: int | Sequence[int]) -> tuple[int, ...]:
-        """Return the canonical subset of ``member``.
-
-        ``member`` is either an index in ``[0, family_size)``, counting orbits in
-        the lexicographic order of their canonical subsets, or a ``k``-subset, which
-        stands for its orbit.
-        """
-        if isinstance(member, int | np.integer) and not isinstance(member, bool):
-            index = check_int(
-                "member",
-                member,
-                low=0,
-                high=self.family_size - 1,
-                high_text=f"family_size - 1 = {self.family_size - 1}",
-            )
-            return self._nth_canonical_subset(index)
-        subset = _check_subset(member, self.n, self.k)
-        return self.group.canonical(subset)
-
-    def member_description(self, member: int | Sequence[int] = 0) -> dict[str, Any]:
-        subset = self.member_subset(member)
-        return {
-            "subset": list(subset),
-            "orbit_size": self.group.orbit_size(subset),
-        }
 
     def member_ridge(self, member: int | Sequence[int] = 0) -> RidgeSum:
         """Return the normalized member as a ridge sum on :math:`R^n`."""
@@ -262,18 +224,6 @@ class ParityReLU(HardFamily):
             linear.weight.copy_(readout.reshape(1, -1))
         return model
 
-    def random_member(self, rng: np.random.Generator) -> tuple[int, ...]:
-        """Draw a uniformly random ``k``-subset; its orbit is the member."""
-        subset = np.sort(rng.choice(self.n, size=self.k, replace=False))
-        return self.group.canonical(tuple(int(i) for i in subset))
-
-    def make_learner(
-        self, name: str, *, width: int = 256, depth: int = 2
-    ) -> torch.nn.Module:
-        return make_learner(
-            name, self.group, width=width, depth=depth, activation=self.activation
-        )
-
     def info(self) -> dict[str, Any]:
         return {
             "family": self.name,
@@ -347,29 +297,6 @@ class ParityReLU(HardFamily):
 
         return evaluate
 
-    def _nth_canonical_subset(self, index: int) -> tuple[int, ...]:
-        if self.group.name == "trivial":
-            return _unrank_combination(self.n, self.k, index)
-        if self.group.name == "symmetric":
-            return tuple(range(self.k))
-        elements = self.group.elements()
-        seen = 0
-        scanned = 0
-        combinations = itertools.combinations(range(self.n), self.k)
-        while scanned < _MAX_SCANNED_SUBSETS:
-            chunk = np.array(list(itertools.islice(combinations, 8192)))
-            if len(chunk) == 0:
-                break
-            scanned += len(chunk)
-            canonical = chunk[_is_canonical(elements, chunk)]
-            if seen + len(canonical) > index:
-                return tuple(int(i) for i in canonical[index - seen])
-            seen += len(canonical)
-        raise LimitExceededError(
-            f"invalid value for 'member': finding member {index} needs a scan past "
-            f"{_MAX_SCANNED_SUBSETS} subsets; pass the member as a subset instead"
-        )
-
 
 def _reject_zero_function(k: int, activation: str) -> None:
     if activation in _ODD_PART_LINEAR and k % 2 == 1 and k >= 3:
@@ -391,50 +318,3 @@ def _reject_zero_function(k: int, activation: str) -> None:
 def _sign_patterns(k: int) -> np.ndarray:
     """All of :math:`\\{-1, 1\\}^k` as a float array of shape (2^k, k)."""
     return np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
-
-
-def _is_canonical(elements: np.ndarray, subsets: np.ndarray) -> np.ndarray:
-    """Mark the subsets (rows, sorted) that no group element maps lower."""
-    images = np.sort(elements[:, subsets], axis=-1)  # (|G|, batch, k)
-    difference = images - subsets[None]
-    nonzero = difference != 0
-    first = nonzero.argmax(axis=-1)
-    leading = np.take_along_axis(difference, first[..., None], axis=-1)[..., 0]
-    smaller = nonzero.any(axis=-1) & (leading < 0)
-    return ~smaller.any(axis=0)
-
-
-def _unrank_combination(n: int, k: int, index: int) -> tuple[int, ...]:
-    """Return the ``index``-th ``k``-subset of ``range(n)`` in lexicographic order."""
-    subset = []
-    start = 0
-    for remaining in range(k, 0, -1):
-        for candidate in range(start, n):
-            block = math.comb(n - candidate - 1, remaining - 1)
-            if index < block:
-                subset.append(candidate)
-                start = candidate + 1
-                break
-            index -= block
-    return tuple(subset)
-
-
-def _check_subset(member: Any, n: int, k: int) -> tuple[int, ...]:
-    allowed = f"{k} distinct integers in [0, {n - 1}], or a member index"
-    try:
-        subset = tuple(sorted(int(i) for i in member))
-    except (TypeError, ValueError):
-        raise invalid("member", allowed, member) from None
-    if len(set(subset)) != k or subset[0] < 0 or subset[-1] >= n:
-        raise invalid("member", allowed, member)
-    return subset
-
-
-def _parse_shape(shape: str | Sequence[int] | None) -> tuple[int, int] | None:
-    if shape is None or isinstance(shape, tuple):
-        return shape
-    try:
-        rows, columns = (int(part) for part in str(shape).lower().split("x"))
-    except ValueError:
-        raise invalid("shape", "a grid AxB such as 4x6", shape) from None
-    return rows, columns

@@ -68,6 +68,7 @@ from symhard._validation import (
     invalid,
 )
 from symhard.families.base import CorrelationCertificate, HardFamily, Task
+from symhard.families.subset_orbits import parse_shape
 from symhard.gram import (
     FrameTemplate,
     GramCertificate,
@@ -736,7 +737,7 @@ def _build_group(group: Any, d: int, shape: Any) -> PermutationGroup:
     name = check_choice("group", "cyclic" if group is None else group, _NAMED_GROUPS)
     if name == "dihedral" and d < 3:
         raise invalid("d", "d >= 3 for group=dihedral", d)
-    grid = _parse_shape(shape) if shape is not None else None
+    grid = parse_shape(shape)
     if grid is not None and grid[0] * grid[1] != d:
         raise invalid("shape", f"a grid AxB with A * B = d = {d}", shape)
     try:
@@ -745,13 +746,3 @@ def _build_group(group: Any, d: int, shape: Any) -> PermutationGroup:
         if "'n'" in str(error):
             raise invalid("d", f"a size that group={name} accepts", d) from error
         raise
-
-
-def _parse_shape(shape: Any) -> tuple[int, int]:
-    try:
-        rows, columns = (int(part) for part in str(shape).lower().split("x"))
-    except ValueError:
-        raise invalid("shape", "a grid AxB such as 4x6", shape) from None
-    if rows < 1 or columns < 1:
-        raise invalid("shape", "a grid AxB with A, B >= 1", shape)
-    return rows, columns
