@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "symhard.bound_commands",
     "symhard.nphard.cli",
     "symhard.sq_commands",
+    "symhard.sweep_commands",
 ]
 
 

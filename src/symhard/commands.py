@@ -179,7 +179,14 @@ def _reproduce(args: argparse.Namespace) -> int:
     workers = (
         None if args.workers is None else check_int("--workers", args.workers, low=1)
     )
-    result = reproduce(args.out, profile=args.profile, seed=args.seed, workers=workers)
+    result = reproduce(
+        args.out,
+        profile=args.profile,
+        seed=args.seed,
+        workers=workers,
+        backend=args.backend,
+        address=args.address,
+    )
     print(f"report: {Path(args.out) / 'report.md'} ({result['seconds']:.0f} s)")
     if result["failed_sections"]:
         print(
@@ -246,6 +253,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="worker processes (default: all cores)",
+    )
+    run.add_argument(
+        "--backend", default="local", help="local (process pool, the default) or ray"
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="address of an existing Ray cluster (ray backend only; default: "
+        "start a local Ray for this run)",
     )
     run.set_defaults(handler=_reproduce)
 

@@ -3,24 +3,33 @@
 A :class:`TrialSpec` fixes everything a trial depends on. Its key is a hash of the
 resolved specification and the code version, so a run that stops part-way and is
 started again skips the trials it already stored and runs only the rest.
+
+:func:`run_trials` hands the pending trials to an executor: this process, a local
+process pool, or Ray (see :mod:`symhard.executors`). It stores each outcome in the
+main process as it arrives, shows one progress bar and appends every trial's
+details to a log file. A trial that raises is stored as failed with its traceback
+instead of stopping the others.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing
+import math
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -36,6 +45,9 @@ from symhard.results import ResultStore
 from symhard.training import TrainConfig, build_seeded, train
 
 logger = logging.getLogger(__name__)
+
+# Seconds between checks for Ctrl-C while waiting on running trials.
+_POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class TrialSpec:
     width : int
     depth : int
     train : TrainConfig
+        Training settings, including the hyperparameters a sweep grids over
+        (learning rate, optimizer, initialization scale, batch size).
     seed : int
         Drives the member drawn, the initialization, the data and the test set.
     control : str or None
@@ -130,24 +144,28 @@ def _random_teacher(
         ),
         rngs[0],
     )
-    teacher.requires_grad_(False)
+    # Evaluation mode, so layers such as batch norm give each input one label.
+    teacher.requires_grad_(False).eval()
     base = family.task(family.random_member(rngs[0]))
-    # Scale the teacher's output to unit mean square on 16384 inputs.
+    # Center and scale the output to zero mean and unit variance on 16384 inputs;
+    # otherwise a constant predictor could score a small normalized MSE.
     generator = torch.Generator().manual_seed(int(rngs[0].integers(2**62)))
     inputs, _ = base.sample(16384, generator, "cpu")
     with torch.no_grad():
         outputs = teacher(*inputs) if isinstance(inputs, tuple) else teacher(inputs)
-    scale = float(outputs.double().pow(2).mean().rsqrt())
+    offset = float(outputs.double().mean())
+    scale = float(outputs.double().std().reciprocal())
 
     def sampler(num: int, generator: torch.Generator, device: torch.device):
         inputs, _ = base.sample(num, generator, device)
         teacher.to(device)
         with torch.no_grad():
             out = teacher(*inputs) if isinstance(inputs, tuple) else teacher(inputs)
-        return inputs, out * scale
+        return inputs, (out - offset) * scale
 
     task = Task(f"random {spec.learner} teacher", base.n_inputs, sampler)
-    return task, {"teacher_width": teacher_width, "output_scale": scale}
+    description = {"teacher_width": teacher_width, "offset": offset, "scale": scale}
+    return task, description
 
 
 def _sparse_parity(
@@ -176,8 +194,14 @@ CONTROLS: dict[str, ControlBuilder] = {
     "sparse-parity": _sparse_parity,
 }
 
+# The settings each control reads from ``TrialSpec.control_params``.
+CONTROL_SETTINGS: dict[str, tuple[str, ...]] = {
+    "random-teacher": ("teacher_width",),
+    "sparse-parity": ("parity_order",),
+}
 
-# Running trials -------------------------------------------------------------------
+
+# Running one trial ------------------------------------------------------------------
 
 
 def build_trial(spec: TrialSpec) -> tuple[Task, torch.nn.Module, dict[str, Any]]:
@@ -208,13 +232,23 @@ def build_trial(spec: TrialSpec) -> tuple[Task, torch.nn.Module, dict[str, Any]]
 
 
 def execute_trial(spec: TrialSpec) -> dict[str, Any]:
-    """Run one trial on one CPU thread and return its outcome (see ResultStore)."""
+    """Run one trial on one CPU thread and return its outcome (see ResultStore).
+
+    Every random stream comes from ``spec.seed``, so the outcome is the same,
+    bit for bit, in any process on the same machine and software. An exception
+    raised while building or training is caught and returned as a ``"failed"``
+    outcome with its traceback in ``error``.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    started = time.perf_counter()
+    cpu_started = time.process_time()
     try:
         task, model, member = build_trial(spec)
         train_seed = np.random.default_rng(spec.seed).spawn(3)[2]
         result = train(model, task, spec.train, seed=train_seed)
+    except Exception:  # a broken trial must not stop the sweep
+        return failed_outcome(traceback.format_exc(), time.perf_counter() - started)
     finally:
         torch.set_num_threads(threads)
     return {
@@ -226,12 +260,48 @@ def execute_trial(spec: TrialSpec) -> dict[str, Any]:
         "n_parameters": result.n_parameters,
         "member": member,
         "history": result.history,
+        "error": None,
+        # CPU time of this process while the trial ran, building it included;
+        # other threads of the process count too.
+        "cpu_seconds": time.process_time() - cpu_started,
     }
+
+
+def failed_outcome(error: str, seconds: float = 0.0) -> dict[str, Any]:
+    """Return the outcome of a trial that raised, with ``error`` as its text."""
+    return {
+        "status": "failed",
+        "test_nmse": None,
+        "diverged_at": None,
+        "seconds": seconds,
+        "samples_seen": 0,
+        "n_parameters": None,
+        "member": None,
+        "history": [],
+        "error": error,
+    }
+
+
+def estimated_cost(spec: TrialSpec) -> float:
+    """Return a rough count of multiply-adds of one trial, used to order trials.
+
+    Running the most expensive trials first keeps every worker busy until the
+    end. Learners other than the three built-in ones get the MLP estimate.
+    """
+    per_sample = spec.size * spec.width + max(spec.depth - 1, 0) * spec.width**2
+    if spec.learner == "group-mlp":
+        per_sample *= spec.size  # one copy per group element for cyclic groups
+    elif spec.learner == "circular-cnn":
+        per_sample = spec.size**2 * spec.width
+    return float(spec.train.steps * spec.train.batch_size * per_sample)
 
 
 def default_workers() -> int:
     """Return the number of CPU cores this process may use."""
     return max(1, len(os.sched_getaffinity(0)))
+
+
+# Running many trials ----------------------------------------------------------------
 
 
 def run_trials(
@@ -241,94 +311,214 @@ def run_trials(
     workers: int | None = None,
     description: str = "trials",
     show_progress: bool = True,
+    backend: str = "local",
+    address: str | None = None,
+    log_path: str | Path | None = None,
 ) -> int:
-    """Run the trials of ``specs`` that ``store`` does not hold yet.
+    """Run the trials of ``specs`` that ``store`` does not hold a result for yet.
 
-    Each finished trial is written to ``store`` at once, in the main process, so an
-    interruption (Ctrl-C) loses only the trials still running.
+    Each finished trial is written to ``store`` at once, in this process. On the
+    first Ctrl-C no new trial starts, the trials already running finish and are
+    stored, and then ``KeyboardInterrupt`` is raised. A second Ctrl-C stops the
+    running trials too, and their results are lost.
 
     Parameters
     ----------
     specs : sequence of TrialSpec
+        Duplicates (same key) run once.
     store : ResultStore
     workers : int or None, default=None
-        Worker processes; None uses every available core. With 1, trials run in
-        this process.
+        Trials running at once. None uses every available core (for Ray with
+        ``address``, every CPU of the cluster). With 1 and the local backend,
+        trials run in this process.
     description : str, default="trials"
         Label of the progress bar.
     show_progress : bool, default=True
+    backend : str, default="local"
+        ``"local"`` (process pool) or ``"ray"``.
+    address : str or None, default=None
+        Address of an existing Ray cluster; None starts a local Ray for this call.
+        Only used by the Ray backend.
+    log_path : str, Path or None, default=None
+        File to which each trial's start, spec, per-evaluation metrics and error
+        are appended; None writes no log.
 
     Returns
     -------
     int
         The number of trials run now (not counting those already stored).
     """
+    from symhard.executors import check_backend, make_executor
+
+    check_backend(backend, address)
     done = store.finished_keys()
-    pending = {spec.key(): spec for spec in specs if spec.key() not in done}
-    if len(pending) < len(specs):
+    pending: dict[str, TrialSpec] = {}
+    for spec in specs:
+        key = spec.key()
+        if key not in done:
+            pending.setdefault(key, spec)
+    total = len({spec.key() for spec in specs})
+    if len(pending) < total:
         logger.info(
             "%s: %d of %d trials already stored, running %d",
             description,
-            len(specs) - len(pending),
-            len(specs),
+            total - len(pending),
+            total,
             len(pending),
         )
     if not pending:
         return 0
-    workers = min(workers or default_workers(), len(pending))
-    bar = tqdm(
-        total=len(pending), desc=description, disable=not show_progress, unit="trial"
-    )
-    try:
-        if workers == 1:
-            for key, spec in pending.items():
-                _store_outcome(store, key, spec, execute_trial(spec), bar)
-        else:
-            _run_in_pool(pending, store, workers, bar)
-    finally:
-        bar.close()
+    queue = deque(sorted(pending, key=lambda k: -estimated_cost(pending[k])))
+    with (
+        _TrialLog(log_path) as trial_log,
+        _graceful_interrupt() as interrupt,
+        make_executor(backend, workers, address=address, n_trials=len(pending)) as ex,
+    ):
+        progress = _Progress(len(pending), description, show_progress)
+        try:
+            while ex.in_flight or (queue and not interrupt.requested):
+                while queue and ex.in_flight < ex.workers and not interrupt.requested:
+                    key = queue.popleft()
+                    ex.submit(key, pending[key])
+                    trial_log.started(key, pending[key])
+                progress.show(running=ex.in_flight)
+                if interrupt.requested and not interrupt.announced:
+                    interrupt.announced = True
+                    logger.warning(
+                        "interrupted: finishing and saving the %d running trials "
+                        "(press Ctrl-C again to stop them now)",
+                        ex.in_flight,
+                    )
+                for key, outcome in ex.wait(_POLL_SECONDS):
+                    store.record(key, pending[key].to_dict(), outcome)
+                    trial_log.finished(key, outcome)
+                    _log_outcome(key, pending[key], outcome)
+                    progress.finished(outcome["status"])
+        except KeyboardInterrupt:
+            logger.warning("stopped %d running trials without saving", ex.in_flight)
+            ex.stop()
+            raise
+        finally:
+            progress.show(running=ex.in_flight)
+            progress.close()
+    if interrupt.requested:
+        raise KeyboardInterrupt
     return len(pending)
 
 
-def _run_in_pool(
-    pending: dict[str, TrialSpec], store: ResultStore, workers: int, bar: tqdm
-) -> None:
-    context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_ignore_interrupts
-    )
-    futures = {pool.submit(execute_trial, spec): key for key, spec in pending.items()}
+class _Progress:
+    """One tqdm bar: trials done, with running and failed counts and time left."""
+
+    def __init__(self, total: int, description: str, show: bool) -> None:
+        self.bar = tqdm(total=total, desc=description, disable=not show, unit="trial")
+        self.failed = 0
+        self.diverged = 0
+        self._postfix = ""
+
+    def show(self, *, running: int) -> None:
+        """Show the counts; the bar is redrawn only when they changed."""
+        postfix = (
+            f"running {running}, failed {self.failed + self.diverged} "
+            f"({self.diverged} diverged)"
+        )
+        if postfix != self._postfix:
+            self._postfix = postfix
+            self.bar.set_postfix_str(postfix)
+
+    def finished(self, status: str) -> None:
+        self.failed += status == "failed"
+        self.diverged += status == "diverged"
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class _Interrupt:
+    """Whether Ctrl-C was pressed once, and whether that was logged."""
+
+    requested: bool = False
+    announced: bool = False
+
+
+@contextmanager
+def _graceful_interrupt() -> Iterator[_Interrupt]:
+    """Turn the first SIGINT into a flag; a second one raises KeyboardInterrupt.
+
+    The handler is installed only in the main thread and only where SIGINT has
+    Python's default handler, so processes that ignore SIGINT (pool workers)
+    keep ignoring it.
+    """
+    state = _Interrupt()
     try:
-        for future in concurrent.futures.as_completed(futures):
-            key = futures[future]
-            _store_outcome(store, key, pending[key], future.result(), bar)
-    except KeyboardInterrupt:
-        # Keep what the workers are finishing now; drop what has not started.
-        running = [f for f in futures if not f.cancel()]
-        logger.warning("interrupted: saving the %d trials still running", len(running))
-        for future in concurrent.futures.as_completed(running):
-            if future.exception() is None:
-                key = futures[future]
-                _store_outcome(store, key, pending[key], future.result(), bar)
-        raise
+        previous = signal.getsignal(signal.SIGINT)
+    except ValueError:
+        previous = None
+    if previous is not signal.default_int_handler:
+        yield state
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if state.requested:
+            raise KeyboardInterrupt
+        state.requested = True
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield state
+        return
+    try:
+        yield state
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        signal.signal(signal.SIGINT, previous)
 
 
-def _ignore_interrupts() -> None:
-    # Workers leave Ctrl-C to the main process, which stores their results.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class _TrialLog:
+    """Appends each trial's start, spec, metrics and error to a text file."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = None if path is None else Path(path)
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> _TrialLog:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def started(self, key: str, spec: TrialSpec) -> None:
+        self._write(f"start {key} {json.dumps(spec.to_dict(), sort_keys=True)}")
+
+    def finished(self, key: str, outcome: dict[str, Any]) -> None:
+        lines = [
+            f"finish {key} status={outcome['status']} "
+            f"test_nmse={outcome['test_nmse']} diverged_at={outcome['diverged_at']} "
+            f"seconds={outcome['seconds']:.3f} "
+            f"cpu_seconds={outcome.get('cpu_seconds') or 0.0:.3f}"
+        ]
+        lines += [
+            f"    step {row['step']}: train_loss {row['train_loss']:.6g}, "
+            f"test_nmse {row['test_nmse']:.6g}"
+            for row in outcome["history"]
+        ]
+        if outcome.get("error"):
+            lines += ["    " + line for line in outcome["error"].rstrip().splitlines()]
+        self._write("\n".join(lines))
+
+    def _write(self, text: str) -> None:
+        if self._file is None:
+            return
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self._file.write(f"{stamp} {text}\n")
+        self._file.flush()
 
 
-def _store_outcome(
-    store: ResultStore,
-    key: str,
-    spec: TrialSpec,
-    outcome: dict[str, Any],
-    bar: tqdm,
-) -> None:
-    store.record(key, spec.to_dict(), outcome)
-    bar.update(1)
+def _log_outcome(key: str, spec: TrialSpec, outcome: dict[str, Any]) -> None:
     if outcome["status"] == "diverged":
         logger.warning(
             "trial %s (%s, %s=%d, %s) diverged at step %d",
@@ -339,5 +529,16 @@ def _store_outcome(
             spec.learner,
             outcome["diverged_at"],
         )
-    else:
+    elif outcome["status"] == "failed":
+        last_line = (outcome.get("error") or "").strip().splitlines()[-1:]
+        logger.error(
+            "trial %s (%s, %s=%d, %s) failed: %s",
+            key,
+            spec.experiment,
+            spec.size_name,
+            spec.size,
+            spec.learner,
+            last_line[0] if last_line else "no error text",
+        )
+    elif math.isfinite(outcome["test_nmse"]):
         logger.debug("trial %s finished: nmse %.4f", key, outcome["test_nmse"])

@@ -6,25 +6,24 @@ Three experiments, each over several seeds:
   nodes ``n``, beside the SQ lower bound at tolerance :data:`TOLERANCE` (labels
   are +1 or -1, so the CSQ counting bound also bounds SQ learners).
 - ``random-teacher-gnn``: the control. The target is a randomly initialized
-  ``gin-dense`` of small width (no batch norm) on the same random graphs,
+  ``gin-dense`` of small width on the same random graphs, in evaluation mode,
   centered and scaled to unit variance, so a learner that only fits the mean
   still scores about 1. A working trainer drives it below 0.1.
 - ``subspace-relu-gnn``: the ``subspace-relu`` family lifted to a GNN with
   Gaussian node features on a fixed cycle, against the feature size ``d``,
   beside its CSQ bound.
 
-Hard trials run through :func:`symhard.experiment.run_trials`. Control trials,
-whose target that runner has no builder for, run in a pool of the same kind with
-the same outcome format. Both are stored in ``graph_trials.sqlite`` in the run
-directory, so a rerun skips finished trials.
+All trials run through :func:`symhard.experiment.run_trials`, the control as its
+``random-teacher`` control, and are stored in ``graph_trials.sqlite`` in the run
+directory, so a rerun skips finished trials. The summary, table and plot helpers
+here are shared with :mod:`symhard.cnn_experiment`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import json
 import logging
 import math
-import multiprocessing
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -33,17 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from symhard._validation import check_choice, check_int
-from symhard.experiment import TrialSpec, default_workers, run_trials
+from symhard.experiment import TrialSpec, run_trials
 from symhard.families import FAMILIES, make_family
-from symhard.families.base import Task
-from symhard.families.degree_parity import DegreeParity
-from symhard.graph_learners import DenseGIN, make_graph_learner
 from symhard.results import ResultStore
 from symhard.sections import ReportSection
-from symhard.training import TrainConfig, build_seeded, interval_over_seeds, train
+from symhard.training import TrainConfig, interval_over_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +90,8 @@ class GraphProfile:
 
 
 PROFILES = {
-    # Measured on a shared 2-core virtual machine, every trial on one torch
-    # thread: 63 s of CPU time for the section and its worker processes and 70 s
-    # of wall time at load average 4 from other jobs (140 s at load average 8).
+    # Measured on a shared 2-core virtual machine, all trials in one process on
+    # one torch thread: 53 s of CPU time (104 s of wall time at load average about 5).
     "quick": GraphProfile(
         degree_sizes=(26, 36, 48),
         subspace_sizes=(4, 8, 16, 32),
@@ -158,26 +152,79 @@ def graph_section(run_dir: str | Path, *, profile: str, seed: int) -> ReportSect
     """
     check_choice("profile", profile, PROFILES)
     seed = check_int("seed", seed, low=0)
-    chosen = PROFILES[profile]
+    return build_graph_section(run_dir, PROFILES[profile], seed)
+
+
+def build_graph_section(
+    run_dir: str | Path,
+    profile: GraphProfile,
+    seed: int,
+    *,
+    workers: int | None = None,
+) -> ReportSection:
+    """Run the graph sweeps of ``profile`` and return their report section.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        As for :func:`graph_section`.
+    profile : GraphProfile
+    seed : int
+    workers : int or None, default=None
+        Trials run at once; None uses every available core, 1 runs them in this
+        process.
+    """
     run_dir = Path(run_dir)
     started = time.perf_counter()
-    store = ResultStore(run_dir / "graph_trials.sqlite")
-    try:
-        run_trials(hard_trial_specs(chosen, seed), store, description="graph sweeps")
-        run_control_trials(control_trial_specs(chosen, seed), store)
-        trials = store.trials()
-    finally:
-        store.close()
-    rows = summarize_graph_trials(trials)
+    specs = hard_trial_specs(profile, seed) + control_trial_specs(profile, seed)
+    trials = run_stored_trials(
+        specs, run_dir / "graph_trials.sqlite", workers=workers, label="graph sweeps"
+    )
+    rows = summarize_trials(trials, tolerance=TOLERANCE)
     figures = plot_graph_sweeps(rows, run_dir / "figures" / "graph_sweeps")
     seconds = time.perf_counter() - started
     logger.info("graph sweeps: %d trials summarized in %.0f s", len(trials), seconds)
     return ReportSection(
         title="Graph families: degree-parity and the subspace-relu GNN lift",
-        markdown=section_markdown(rows, chosen, trials),
+        markdown=section_markdown(rows, profile, trials),
         figures=figures[:1],
         summary_rows=rows,
     )
+
+
+def run_stored_trials(
+    specs: Sequence[TrialSpec],
+    path: Path,
+    *,
+    workers: int | None = None,
+    label: str = "trials",
+) -> list[dict[str, Any]]:
+    """Run the trials of ``specs`` not yet stored at ``path`` and return all of them.
+
+    Only the trials of ``specs`` are returned, so rows that an older version of a
+    sweep left in the same database do not enter the summary.
+
+    Parameters
+    ----------
+    specs : sequence of TrialSpec
+    path : Path
+        SQLite file of a :class:`~symhard.results.ResultStore`; created if missing.
+    workers : int or None, default=None
+        Passed to :func:`symhard.experiment.run_trials`.
+    label : str, default="trials"
+        Label of the progress bar.
+
+    Returns
+    -------
+    list of dict
+        Stored trials as :meth:`~symhard.results.ResultStore.trials` returns them.
+    """
+    store = ResultStore(path)
+    try:
+        run_trials(specs, store, workers=workers, description=label)
+        return store.trials(keys=[spec.key() for spec in specs])
+    finally:
+        store.close()
 
 
 # Trials ---------------------------------------------------------------------------
@@ -220,7 +267,12 @@ def hard_trial_specs(profile: GraphProfile, seed: int) -> list[TrialSpec]:
 
 
 def control_trial_specs(profile: GraphProfile, seed: int) -> list[TrialSpec]:
-    """List the ``random-teacher-gnn`` trials, one per (n, seed)."""
+    """List the ``random-teacher-gnn`` trials, one per (n, seed).
+
+    Each runs the ``random-teacher`` control of :mod:`symhard.experiment`: a
+    randomly initialized ``control_learner`` of width ``teacher_width`` on the
+    random graphs of ``degree-parity`` as target.
+    """
     specs = []
     for n in profile.degree_sizes:
         for spec in _replicates(
@@ -236,7 +288,7 @@ def control_trial_specs(profile: GraphProfile, seed: int) -> list[TrialSpec]:
             specs.append(
                 replace(
                     spec,
-                    control="random-teacher-gnn",
+                    control="random-teacher",
                     control_params={"teacher_width": profile.teacher_width},
                 )
             )
@@ -271,161 +323,33 @@ def _replicates(
     ]
 
 
-def random_teacher_task(
-    n: int, *, width: int, depth: int = 2, seed: int, n_calibration: int = 16384
-) -> tuple[Task, dict[str, float]]:
-    """Build the control task: a random ``gin-dense`` teacher on :math:`G(n, 1/2)`.
-
-    The teacher is a :class:`~symhard.graph_learners.DenseGIN` without batch norm,
-    initialized from ``seed`` and frozen. Its outputs are centered and scaled with
-    the mean and standard deviation of ``n_calibration`` graphs drawn from
-    ``seed``, so the target has mean about 0 and variance about 1.
-
-    Parameters
-    ----------
-    n : int
-        Nodes per graph (at least 25, the smallest ``degree-parity`` size).
-    width : int
-        Teacher width.
-    depth : int, default=2
-        Teacher layers.
-    seed : int
-    n_calibration : int, default=16384
-        Graphs used for the mean and standard deviation.
-
-    Returns
-    -------
-    task : Task
-        Its sampler returns ``((adj, x), y)`` as the ``degree-parity`` task does.
-    calibration : dict
-        ``output_mean`` and ``output_std`` of the raw teacher (estimates).
-    """
-    rng = np.random.default_rng(seed)
-    teacher = build_seeded(
-        lambda: DenseGIN(1, width=width, depth=depth, batch_norm=False), rng
-    )
-    teacher.eval().requires_grad_(False)
-    graphs = DegreeParity(n=n).task(1)
-    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    outputs = []
-    # Chunks of 256 graphs bound the memory at large n (n=300: 92 MB per chunk).
-    for start in range(0, n_calibration, 256):
-        (adj, x), _ = graphs.sample(min(256, n_calibration - start), generator, "cpu")
-        with torch.no_grad():
-            outputs.append(teacher(adj, x).double())
-    mean, std = float(torch.cat(outputs).mean()), float(torch.cat(outputs).std())
-
-    def sampler(num: int, generator: torch.Generator, device: torch.device):
-        (adj, x), _ = graphs.sample(num, generator, device)
-        teacher.to(device)
-        with torch.no_grad():
-            y = (teacher(adj, x) - mean) / std
-        return (adj, x), y
-
-    task = Task(f"random gin-dense teacher (width {width}) on G({n}, 1/2)", n, sampler)
-    return task, {"output_mean": mean, "output_std": std}
-
-
-def execute_control_trial(spec: TrialSpec) -> dict[str, Any]:
-    """Run one ``random-teacher-gnn`` trial on one torch thread.
-
-    Returns the outcome dict that :meth:`symhard.results.ResultStore.record` takes.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        teacher_seed, init_seed, train_seed = np.random.default_rng(spec.seed).spawn(3)
-        task, calibration = random_teacher_task(
-            spec.size,
-            width=int(spec.control_params["teacher_width"]),
-            depth=spec.depth,
-            seed=int(teacher_seed.integers(2**62)),
-        )
-        model = build_seeded(
-            lambda: make_graph_learner(
-                spec.learner, n_features=1, width=spec.width, depth=spec.depth
-            ),
-            init_seed,
-        )
-        result = train(model, task, spec.train, seed=train_seed)
-    finally:
-        torch.set_num_threads(threads)
-    return {
-        "status": "diverged" if result.diverged_at is not None else "done",
-        "test_nmse": result.test_nmse,
-        "diverged_at": result.diverged_at,
-        "seconds": result.seconds,
-        "samples_seen": result.samples_seen,
-        "n_parameters": result.n_parameters,
-        "member": calibration,
-        "history": result.history,
-    }
-
-
-def run_control_trials(
-    specs: Sequence[TrialSpec], store: ResultStore, *, workers: int | None = None
-) -> int:
-    """Run the control trials that ``store`` does not hold yet.
-
-    Each finished trial is written to ``store`` at once, in this process.
-
-    Parameters
-    ----------
-    specs : sequence of TrialSpec
-    store : ResultStore
-    workers : int or None, default=None
-        Worker processes; None uses every available core, 1 runs in this process.
-
-    Returns
-    -------
-    int
-        The number of trials run now.
-    """
-    done = store.finished_keys()
-    pending = [spec for spec in specs if spec.key() not in done]
-    if not pending:
-        return 0
-    workers = min(workers or default_workers(), len(pending))
-    if workers == 1:
-        for spec in pending:
-            _record_control(store, spec, execute_control_trial(spec))
-        return len(pending)
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {pool.submit(execute_control_trial, spec): spec for spec in pending}
-        for future in concurrent.futures.as_completed(futures):
-            _record_control(store, futures[future], future.result())
-    return len(pending)
-
-
-def _record_control(
-    store: ResultStore, spec: TrialSpec, outcome: dict[str, Any]
-) -> None:
-    store.record(spec.key(), spec.to_dict(), outcome)
-    logger.info(
-        "random-teacher-gnn n=%d seed=%d: nmse %.4f",
-        spec.size,
-        spec.seed,
-        outcome["test_nmse"],
-    )
-
-
 # Summary, table and figure -----------------------------------------------------------
 
 
-def summarize_graph_trials(trials: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarize_trials(
+    trials: Sequence[dict[str, Any]], *, tolerance: float
+) -> list[dict[str, Any]]:
     """Aggregate trials over seeds into one row per (experiment, size, learner).
 
     Rows carry ``experiment, family, size_name, size, learner, nmse_mean,
-    nmse_low, nmse_high, n_seeds, csq_lower_bound`` (None for the control), and
-    ``n_diverged``, ``bound_model``, ``tolerance``, ``family_size``, ``gamma``,
-    ``gamma_method`` and ``log10_csq_lower_bound``. Diverged trials are counted,
-    never averaged in.
+    nmse_low, nmse_high, n_seeds, n_diverged, n_failed`` and ``csq_lower_bound``
+    (None for controls). Rows of hard families also carry ``bound_model``,
+    ``tolerance``, ``family_size``, ``gamma``, ``gamma_method`` and
+    ``log10_csq_lower_bound``, computed once per family and parameters. Diverged
+    and failed trials are counted, never averaged in.
+
+    Parameters
+    ----------
+    trials : sequence of dict
+        Stored trials, as :meth:`~symhard.results.ResultStore.trials` returns them.
+    tolerance : float
+        Query tolerance of the bounds.
     """
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for trial in trials:
         key = (trial["experiment"], trial["size"], trial["learner"])
         groups[key].append(trial)
+    bounds: dict[tuple[str, str], dict[str, Any]] = {}
     rows = []
     for (experiment, size, learner), members in sorted(groups.items()):
         finished = [t["test_nmse"] for t in members if t["status"] == "done"]
@@ -436,7 +360,8 @@ def summarize_graph_trials(trials: Sequence[dict[str, Any]]) -> list[dict[str, A
             "size": size,
             "learner": learner,
             "n_seeds": len(finished),
-            "n_diverged": len(members) - len(finished),
+            "n_diverged": sum(t["status"] == "diverged" for t in members),
+            "n_failed": sum(t["status"] == "failed" for t in members),
             "nmse_mean": None,
             "nmse_low": None,
             "nmse_high": None,
@@ -444,25 +369,32 @@ def summarize_graph_trials(trials: Sequence[dict[str, Any]]) -> list[dict[str, A
         if finished:
             mean, low, high = interval_over_seeds(finished)
             row.update(nmse_mean=mean, nmse_low=low, nmse_high=high)
-        row.update(_bound_columns(members[0]))
+        row.update(_bound_columns(members[0], tolerance, bounds))
         rows.append(row)
     return rows
 
 
-def _bound_columns(trial: dict[str, Any]) -> dict[str, Any]:
+def _bound_columns(
+    trial: dict[str, Any],
+    tolerance: float,
+    cache: dict[tuple[str, str], dict[str, Any]],
+) -> dict[str, Any]:
     if trial["control"] is not None:
         return {"csq_lower_bound": None, "bound_model": None}
-    family = make_family(trial["family"], trial["params"])
-    bound = family.bound_info(TOLERANCE)
-    return {
-        "csq_lower_bound": bound["csq_lower_bound"],
-        "log10_csq_lower_bound": bound["log10_csq_lower_bound"],
-        "bound_model": "SQ" if trial["family"] == "degree-parity" else "CSQ",
-        "tolerance": TOLERANCE,
-        "family_size": family.family_size,
-        "gamma": bound["max_abs_correlation"],
-        "gamma_method": bound["correlation_method"],
-    }
+    key = (trial["family"], json.dumps(trial["params"], sort_keys=True))
+    if key not in cache:
+        family = make_family(trial["family"], trial["params"])
+        bound = family.bound_info(tolerance)
+        cache[key] = {
+            "csq_lower_bound": bound["csq_lower_bound"],
+            "log10_csq_lower_bound": bound["log10_csq_lower_bound"],
+            "bound_model": "SQ" if trial["family"] == "degree-parity" else "CSQ",
+            "tolerance": tolerance,
+            "family_size": family.family_size,
+            "gamma": bound["max_abs_correlation"],
+            "gamma_method": bound["correlation_method"],
+        }
+    return dict(cache[key])
 
 
 def section_markdown(
@@ -480,9 +412,9 @@ def section_markdown(
         f"MSE on {profile.train.test_size} fresh samples, mean and 95% Student-t "
         f"interval over {profile.seeds} seeds (each with its own member, "
         "initialization and data). The control's target is a random gin-dense "
-        f"teacher of width {profile.teacher_width}, centered and scaled to unit "
-        "variance. subspace-relu-gnn uses m=4, 64 planes, Gaussian node features "
-        f"on a cycle of {SUBSPACE_NODES} nodes.",
+        f"teacher of width {profile.teacher_width} in evaluation mode, centered and "
+        "scaled to unit variance. subspace-relu-gnn uses m=4, 64 planes, Gaussian "
+        f"node features on a cycle of {SUBSPACE_NODES} nodes.",
         "",
         f"Bounds are query lower bounds at tolerance {TOLERANCE:g}. For "
         "degree-parity, gamma is the upper end of a 95% simultaneous Monte Carlo "
@@ -490,28 +422,45 @@ def section_markdown(
         "-1. It can never exceed tolerance^2 / gamma, so it stays below 1 query "
         "unless gamma < tolerance^2. For subspace-relu-gnn, gamma is exact.",
         "",
-        "| experiment | size | learner | seeds | NMSE mean [95% interval] | m "
-        "| gamma | bound (queries) |",
-        "|---|---|---|---|---|---|---|---|",
+        *TABLE_HEADER,
     ]
     for row in rows:
-        lines.append(_table_line(row))
-    training = sum(trial["seconds"] or 0.0 for trial in trials)
-    lines += [
-        "",
-        f"Training loops of the {len(trials)} trials took {training:.0f} s in all "
-        "(wall time, summed over trials that may have run in parallel).",
-    ]
+        lines.append(table_line(row))
+    lines += ["", training_time_line(trials)]
     return "\n".join(lines) + "\n"
 
 
-def _table_line(row: dict[str, Any]) -> str:
+def training_time_line(trials: Sequence[dict[str, Any]]) -> str:
+    """Return the sentence with the summed training time of ``trials``."""
+    training = sum(trial["seconds"] or 0.0 for trial in trials)
+    return (
+        f"Training loops of the {len(trials)} trials took {training:.0f} s in all "
+        "(wall time, summed over trials that may have run in parallel)."
+    )
+
+
+TABLE_HEADER = (
+    "| experiment | size | learner | seeds | NMSE mean [95% interval] "
+    "| members | gamma | bound (queries) |",
+    "|---|---|---|---|---|---|---|---|",
+)
+"""The two header lines of the tables that :func:`table_line` fills."""
+
+
+def table_line(row: dict[str, Any]) -> str:
+    """Format a row of :func:`summarize_trials` as a line of the section tables.
+
+    The columns are experiment, size, learner, seeds, NMSE mean with its interval,
+    family size (members), gamma and the bound.
+    """
     if row["nmse_mean"] is None:
-        nmse = "all diverged"
+        nmse = "no seed finished"
     else:
         nmse = f"{row['nmse_mean']:.3f} [{row['nmse_low']:.3f}, {row['nmse_high']:.3f}]"
     if row["n_diverged"]:
         nmse += f" ({row['n_diverged']} diverged)"
+    if row["n_failed"]:
+        nmse += f" ({row['n_failed']} failed)"
     if row["csq_lower_bound"] is None:
         family_size, gamma, bound = "-", "-", "- (control)"
     else:
@@ -538,15 +487,21 @@ def plot_graph_sweeps(rows: Sequence[dict[str, Any]], path_stem: Path) -> list[P
     import matplotlib.pyplot as plt
 
     figure, panels = plt.subplots(1, 2, figsize=(11, 4.2))
-    _plot_panel(
+    plot_size_panel(
         panels[0],
         rows,
         ("degree-parity", "random-teacher-gnn"),
-        "nodes n",
-        "degree-parity",
+        xlabel="nodes n",
+        bound_experiment="degree-parity",
+        tolerance=TOLERANCE,
     )
-    _plot_panel(
-        panels[1], rows, ("subspace-relu-gnn",), "feature size d", "subspace-relu-gnn"
+    plot_size_panel(
+        panels[1],
+        rows,
+        ("subspace-relu-gnn",),
+        xlabel="feature size d",
+        bound_experiment="subspace-relu-gnn",
+        tolerance=TOLERANCE,
     )
     figure.tight_layout()
     path_stem.parent.mkdir(parents=True, exist_ok=True)
@@ -557,13 +512,33 @@ def plot_graph_sweeps(rows: Sequence[dict[str, Any]], path_stem: Path) -> list[P
     return paths
 
 
-def _plot_panel(
+def plot_size_panel(
     axes: Any,
     rows: Sequence[dict[str, Any]],
     experiments: tuple[str, ...],
+    *,
     xlabel: str,
     bound_experiment: str,
+    tolerance: float,
+    legend_below: bool = False,
 ) -> None:
+    """Draw NMSE against size for ``experiments`` and the bound on a twin axis.
+
+    Parameters
+    ----------
+    axes : matplotlib Axes
+    rows : sequence of dict
+        Rows of :func:`summarize_trials`; one line per (experiment, learner).
+    experiments : tuple of str
+        The experiments drawn.
+    xlabel : str
+    bound_experiment : str
+        The experiment whose ``log10`` bound is drawn on the right axis.
+    tolerance : float
+        Tolerance of that bound, for the legend.
+    legend_below : bool, default=False
+        Put the legend under the axes in two columns instead of inside them.
+    """
     for experiment in experiments:
         learners = sorted({r["learner"] for r in rows if r["experiment"] == experiment})
         for learner in learners:
@@ -616,9 +591,19 @@ def _plot_panel(
             color="black",
             linestyle="--",
             marker="x",
-            label=f"log10 {model} bound, tol {TOLERANCE:g}",
+            label=f"log10 {model} bound, tol {tolerance:g}",
         )
         twin.set_ylabel(f"log10 {model} query lower bound")
         handles += line
         labels += [line[0].get_label()]
-    axes.legend(handles, labels, fontsize=8, loc="center right")
+    if legend_below:
+        axes.legend(
+            handles,
+            labels,
+            fontsize=8,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=2,
+        )
+    else:
+        axes.legend(handles, labels, fontsize=8, loc="center right")

@@ -38,4 +38,5 @@ SECTION_BUILDERS = [
     "symhard.separation:separation_section",
     "symhard.oracle_descent:csq_section",
     "symhard.graph_experiment:graph_section",
+    "symhard.cnn_experiment:cnn_section",
 ]
