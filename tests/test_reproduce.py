@@ -20,6 +20,7 @@ import pytest
 import symhard.reproduce as reproduce_module
 from symhard._validation import InvalidParameterError
 from symhard.cli import main
+from symhard.jsonio import to_json
 from symhard.reproduce import PROFILES, parity_relu_profile, reproduce
 from symhard.training import interval_over_seeds
 
@@ -171,7 +172,7 @@ def test_reproduce_log_has_every_trial(run):
 def test_reproduce_summary_rows_match_trials(run):
     out, result = run
     summary = json.loads((out / "summary.json").read_text())
-    assert summary == json.loads(json.dumps(result["summary"]))
+    assert summary == json.loads(to_json(result["summary"]))
     hard = [row for row in summary if row.get("kind") == "hard"]
     assert [row["size"] for row in hard] == list(SIZES)
     assert [row["n_settings"] for row in hard] == [1] * (len(SIZES) - 1) + [

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import NoReturn
 
 from symhard._validation import InvalidParameterError
 
@@ -23,8 +24,15 @@ COMMAND_MODULES = [
 ]
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like symhard's own."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrorParser(
         prog="symhard",
         description="Hard families for symmetric networks, their certified "
         "lower bounds, and experiments that train learners on them.",
@@ -53,6 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symhard: interrupted; finished results are saved", file=sys.stderr)
         return 130
+    except (
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+        FileExistsError,
+    ) as error:
+        # An output path the user gave that cannot be written.
+        print(
+            f"symhard: error: cannot write {error.filename!r}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 2
     except BrokenPipeError:
         # The reader of stdout went away (for example `symhard ... | head`).
         sys.stderr.close()

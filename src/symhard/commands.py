@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import zipfile
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from symhard._validation import InvalidParameterError, check_float, check_int, invalid
+from symhard.jsonio import to_json
 
 
 def parse_key_values(tokens: list[str]) -> dict[str, str]:
@@ -57,7 +57,7 @@ def parse_member(text: str | None) -> int | tuple[int, ...] | None:
 def print_result(data: dict[str, Any], as_json: bool) -> None:
     """Print ``data`` as JSON or as aligned ``key: value`` lines."""
     if as_json:
-        print(json.dumps(data, indent=2, default=_json_default))
+        print(to_json(data))
         return
     width = max(len(key) for key in data)
     for key, value in data.items():
@@ -84,7 +84,10 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise invalid("--input", "an existing .npz file", str(path))
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array, not named arrays such as x or adj")
+        with data:
             return {name: data[name] for name in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise invalid("--input", "a readable .npz file", f"{path} ({error})") from None
@@ -155,9 +158,7 @@ def _sample(args: argparse.Namespace) -> int:
         "num": num,
         "seed": seed,
     }
-    save_npz(
-        args.out, {**arrays, "meta": np.array(json.dumps(meta, default=_json_default))}
-    )
+    save_npz(args.out, {**arrays, "meta": np.array(to_json(meta, indent=None))})
     print(f"wrote {num} samples of {family!r} to {args.out}", file=sys.stderr)
     return 0
 
@@ -264,14 +265,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "start a local Ray for this run)",
     )
     run.set_defaults(handler=_reproduce)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer | np.floating):
-        return value.item()
-    if isinstance(value, tuple | set):
-        return list(value)
-    raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
 
 
 __all__ = [

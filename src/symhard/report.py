@@ -50,7 +50,7 @@ def verdict(row: Mapping[str, Any]) -> str:
         return "learned"
     if row["nmse_low"] > NOT_LEARNED_ABOVE:
         return "not learned"
-    return "partly learned"
+    return "inconclusive"
 
 
 def save_figure(figure: Any, stem: Path) -> Path:

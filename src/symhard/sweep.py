@@ -59,6 +59,7 @@ from symhard.experiment import (
     run_trials,
 )
 from symhard.families import FAMILIES, make_family
+from symhard.jsonio import to_json
 from symhard.results import ResultStore
 from symhard.training import OPTIMIZERS, TrainConfig, interval_over_seeds
 
@@ -907,17 +908,7 @@ def resolve_spec(spec: SweepSpec | Mapping[str, Any] | str | Path) -> SweepSpec:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON (NumPy scalars and paths allowed)."""
-    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer | np.floating):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple | set):
-        return list(value)
-    raise TypeError(f"cannot serialize {type(value).__name__} to JSON")
+    path.write_text(to_json(data) + "\n")
 
 
 __all__ = [
