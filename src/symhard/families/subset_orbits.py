@@ -1,7 +1,7 @@
 """Members that are orbits of ``k``-subsets under a permutation group.
 
 ``parity-relu`` and ``invariant-monomial`` both have one member per orbit of
-``k``-subsets of the ``n`` coordinates. This module holds what they share: the
+``k``-subsets of the ``n`` coordinates. This module contains what they share: the
 group from its name, member lookup by index or subset, and random members.
 """
 
