@@ -113,7 +113,7 @@ def plot_sweep(
     figure, axes = plt.subplots(
         1, len(ks), figsize=(4.2 * len(ks), 3.6), squeeze=False, sharey=True
     )
-    twin = None
+    twins = []
     for axis, k in zip(axes[0], ks, strict=True):
         by_learner = defaultdict(list)
         for row in hard:
@@ -144,6 +144,7 @@ def plot_sweep(
             }
         )
         twin = axis.twinx()
+        twins.append(twin)
         twin.plot(
             [s for s, _ in bound_points],
             [b for _, b in bound_points],
@@ -155,8 +156,13 @@ def plot_sweep(
         twin.set_ylabel("log10 queries needed")
     axes[0][0].set_ylabel("best normalized test MSE over the grid")
     axes[0][0].legend(loc="center right", fontsize=8)
-    if twin is not None:
-        twin.legend(loc="lower right", fontsize=8)
+    if twins:
+        # One scale for the bound in every panel, so panels compare directly.
+        low = min(twin.get_ylim()[0] for twin in twins)
+        high = max(twin.get_ylim()[1] for twin in twins)
+        for twin in twins:
+            twin.set_ylim(low, high)
+        twins[-1].legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     path = save_figure(figure, stem)
     plt.close(figure)
