@@ -68,6 +68,7 @@ from symhard.bounds import (
     gradient_run_region,
     log10_csq_query_lower_bound,
 )
+from symhard.jsonio import to_json
 from symhard.oracles import (
     AdversarialOracle,
     OracleAnswer,
@@ -1018,6 +1019,4 @@ def _histories(runs: Sequence[SizeRuns]) -> list[dict[str, Any]]:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    import json
-
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(to_json(data) + "\n")

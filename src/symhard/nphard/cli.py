@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from symhard import commands
 from symhard._validation import (
     InvalidParameterError,
     check_choice,
@@ -187,31 +188,20 @@ def _add_instance_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_key_values(tokens: list[str], known_keys: tuple[str, ...]) -> dict[str, str]:
-    """Parse ``key=value`` tokens into a dict.
+    """Parse ``key=value`` tokens into a dict, accepting only ``known_keys``.
 
     Raises
     ------
     InvalidParameterError
-        On a token without ``=``, an unknown key (the message lists the known
-        keys) or a key given twice.
+        On a token without ``=``, a key given twice, or an unknown key (the
+        message lists the known keys).
     """
-    known_text = ", ".join(known_keys)
-    values: dict[str, str] = {}
-    for token in tokens:
-        key, separator, value = token.partition("=")
-        key = key.strip()
-        if not separator:
-            raise InvalidParameterError(
-                f"invalid parameter {token!r}: expected key=value with key one of "
-                f"{known_text}"
-            )
+    values = commands.parse_key_values(tokens)
+    for key in values:
         if key not in known_keys:
             raise InvalidParameterError(
-                f"unknown parameter {key!r}: expected one of {known_text}"
+                f"unknown parameter {key!r}: expected one of {', '.join(known_keys)}"
             )
-        if key in values:
-            raise InvalidParameterError(f"parameter {key!r} is given twice")
-        values[key] = value.strip()
     return values
 
 
