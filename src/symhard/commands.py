@@ -86,7 +86,7 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("it holds one array, not named arrays such as x or adj")
+            raise ValueError("it contains one array, not named arrays such as x or adj")
         with data:
             return {name: data[name] for name in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as error:

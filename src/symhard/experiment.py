@@ -136,7 +136,7 @@ def code_version() -> str:
 def _random_teacher(
     spec: TrialSpec, family: HardFamily, rngs: Sequence[np.random.Generator]
 ) -> tuple[Task, dict[str, Any]]:
-    """A randomly initialized network of the learner's own architecture as target."""
+    """Build a task whose target is a random network of the learner's architecture."""
     teacher_width = int(spec.control_params.get("teacher_width", 16))
     teacher = build_seeded(
         lambda: family.make_learner(

@@ -1,4 +1,4 @@
-"""What every hard family provides, and the task interface that trainers consume."""
+"""The interface of every hard family, and the task interface that trainers use."""
 
 from __future__ import annotations
 
