@@ -13,7 +13,7 @@ import pytest
 from symhard._validation import InvalidParameterError
 from symhard.cli import main
 from symhard.families.invariant_monomial import InvariantMonomial
-from symhard.groups import generated
+from symhard.groups import cyclic, generated
 from symhard.oracles import (
     OracleAnswer,
     StatisticalQueryOracle,
@@ -21,8 +21,11 @@ from symhard.oracles import (
     make_oracle,
 )
 from symhard.separation import (
+    fit_sample_growth,
+    orbit_crossover,
     plot_separation,
     run_separation,
+    separation_findings,
     separation_markdown,
     sq_sample_search,
 )
@@ -291,7 +294,7 @@ def test_learn_exact_random_dihedral_members():
 def test_sample_search_stops_at_consecutive_successes():
     family = InvariantMonomial(8, 2)
     search = sq_sample_search(
-        family, seeds=4, min_log2_samples=8, max_log2_samples=16, seed=0
+        family, runs=4, min_log2_samples=8, max_log2_samples=16, seed=0
     )
     sizes = sorted(int(size) for size in search["grid"])
     required = math.ceil(0.9 * 4)
@@ -302,11 +305,12 @@ def test_sample_search_stops_at_consecutive_successes():
 
 def test_separation_rows_and_figure(tmp_path):
     settings = {
-        "seeds": 2,
+        "runs": 2,
         "min_log2_samples": 8,
         "max_log2_samples": 9,
         "gradient_seeds": 1,
         "steps": 5,
+        "learning_rate": 1e-3,
         "batch_size": 16,
         "width": 8,
         "test_size": 64,
@@ -318,3 +322,56 @@ def test_separation_rows_and_figure(tmp_path):
     assert rows[0]["train_size"] in (2**8, 2**9)
     assert all(path.is_file() for path in paths)
     assert table.count("\n") == 2
+    assert rows[0]["mlp_train_mse"] >= 0
+    assert rows[0]["group_mlp_train_mse"] >= 0
+
+
+def _separation_row(k, n, samples, mlp=(1.0, 0.95, 1.05), group_mlp=(0.1, 0.05, 0.15)):
+    row = {
+        "k": k,
+        "n": n,
+        "group": "cyclic",
+        "sq_samples": samples,
+        "train_size": samples,
+        "family_size": cyclic(n).count_orbits(k),
+    }
+    for key, values in (("mlp", mlp), ("group_mlp", group_mlp)):
+        for suffix, value in zip(("", "_low", "_high"), values, strict=True):
+            row[f"{key}_nmse{suffix}"] = value
+    return row
+
+
+def test_fit_sample_growth_power_law():
+    rows = [_separation_row(3, n, 5 * n**2) for n in (8, 16, 32)]
+    rows.append(_separation_row(4, 8, 1024))  # a single size gets no fit
+    fits = fit_sample_growth(rows)
+    assert set(fits) == {3}
+    intercept, slope = fits[3]
+    assert slope == pytest.approx(2.0)
+    assert math.exp(intercept) == pytest.approx(5.0)
+
+
+def test_orbit_crossover_first_size_past_fit():
+    # Under C_n, N = 2 n^2 and m ~ n^3 / 24 for k = 4 cross near n = 48.
+    fit = (math.log(2.0), 2.0)
+    found = orbit_crossover("cyclic", 4, fit, start=8)
+    assert cyclic(found).count_orbits(4) > 2.0 * found**2
+    sizes = [8]
+    while sizes[-1] < found:
+        sizes.append(max(sizes[-1] + 1, round(sizes[-1] * 1.05)))
+    assert sizes[-1] == found
+    assert all(cyclic(n).count_orbits(4) <= 2.0 * n**2 for n in sizes[:-1])
+    # Orbits of 2-subsets grow like n / 2, so they never pass N = n.
+    assert orbit_crossover("cyclic", 2, (0.0, 1.0), start=8, stop=4096) is None
+
+
+def test_findings_learners_and_growth():
+    rows = [
+        _separation_row(3, 8, 1024, mlp=(0.3, 0.2, 0.4)),
+        _separation_row(3, 32, 16384, mlp=(0.97, 0.9, 1.04)),
+    ]
+    text = separation_findings(rows)
+    assert "grow like n^2.0" in text
+    assert "mlp stays near 1 (test NMSE 0.970 [0.900, 1.040])" in text
+    assert "group-mlp learned (test NMSE 0.100 [0.050, 0.150])" in text
+    assert "N=16384 samples for m=" + str(cyclic(32).count_orbits(3)) in text
