@@ -17,6 +17,7 @@ import pytest
 import scipy.stats
 import yaml
 
+import symhard.experiment
 from symhard._validation import InvalidParameterError
 from symhard.cli import main
 from symhard.experiment import TrialSpec, run_trials
@@ -373,6 +374,41 @@ def test_run_sweep_resume_runs_nothing(tiny_run):
     again = run_sweep(tiny_spec(), out, workers=1, show_progress=False)
     assert again.n_run == 0
     assert again.summary == result.summary
+
+
+def test_run_sweep_records_code_version(tiny_run):
+    _, result = tiny_run
+    versions = {trial["code_version"] for trial in result.trials}
+    assert versions == {symhard.experiment.code_version()}
+
+
+def test_trial_key_ignores_code_version(monkeypatch):
+    trial = SweepSpec.from_dict(tiny_spec()).trials()[0]
+    before = trial.key()
+    monkeypatch.setattr(symhard.experiment, "code_version", lambda: "9.9+other")
+    assert trial.key() == before
+
+
+def test_resume_after_update_keeps_trials(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    spec = tiny_spec(seeds=1)
+    monkeypatch.setattr(symhard.experiment, "code_version", lambda: "1.0+first")
+    first = run_sweep(spec, out, workers=1, show_progress=False)
+    removed = first.trials[0]["key"]
+    with sqlite3.connect(out / "results.sqlite") as connection:
+        connection.execute("DELETE FROM trials WHERE key = ?", (removed,))
+    connection.close()
+
+    monkeypatch.setattr(symhard.experiment, "code_version", lambda: "1.1+second")
+    again = run_sweep(spec, out, workers=1, show_progress=False)
+    versions = {trial["key"]: trial["code_version"] for trial in again.trials}
+    assert again.n_run == 1
+    assert versions.pop(removed) == "1.1+second"
+    assert set(versions.values()) == {"1.0+first"}
+    report = (out / "report.md").read_text()
+    assert "more than one symhard version" in report
+    assert f"1.0+first ({len(first.trials) - 1})" in report
+    assert "1.1+second (1)" in report
 
 
 def test_run_sweep_rejects_other_spec(tiny_run):

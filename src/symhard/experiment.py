@@ -104,8 +104,13 @@ class TrialSpec:
         return data
 
     def key(self) -> str:
-        """Return a hash of the specification and the code version."""
-        text = json.dumps(self.to_dict(), sort_keys=True) + code_version()
+        """Return a hash of the specification.
+
+        The code version is not part of it, so a run resumed after an update of
+        symhard keeps its stored trials. Each stored trial records the version
+        it ran under, and the report lists the versions when a run mixes them.
+        """
+        text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
@@ -390,6 +395,7 @@ def run_trials(
                         ex.in_flight,
                     )
                 for key, outcome in ex.wait(_POLL_SECONDS):
+                    outcome = {**outcome, "code_version": code_version()}
                     store.record(key, pending[key].to_dict(), outcome)
                     trial_log.finished(key, outcome)
                     _log_outcome(key, pending[key], outcome)

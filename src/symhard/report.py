@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -650,6 +650,11 @@ def write_report(
         counts_text += (
             f" (CPU time of the {len(cpu_seconds)} timed trials: "
             f"{sum(cpu_seconds) / 60:.1f} min, measured per trial)"
+        )
+    versions = Counter(t.get("code_version") or "not recorded" for t in trials)
+    if len(versions) > 1:
+        counts_text += "; trials ran under more than one symhard version: " + (
+            ", ".join(f"{version} ({count})" for version, count in versions.items())
         )
     text = _markdown_document([*main, *sections], environment, run_dir, counts_text)
     (run_dir / "report.md").write_text(text)

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS trials (
     member TEXT,
     finished_at REAL NOT NULL,
     error TEXT,
-    cpu_seconds REAL
+    cpu_seconds REAL,
+    code_version TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     key TEXT NOT NULL REFERENCES trials(key),
@@ -60,9 +61,10 @@ _COLUMNS = (
     "finished_at",
     "error",
     "cpu_seconds",
+    "code_version",
 )
 # Columns added after the first release, with their types, for older databases.
-_ADDED_COLUMNS = {"error": "TEXT", "cpu_seconds": "REAL"}
+_ADDED_COLUMNS = {"error": "TEXT", "cpu_seconds": "REAL", "code_version": "TEXT"}
 
 
 class ResultStore:
@@ -123,7 +125,8 @@ class ResultStore:
         ``diverged_at``, ``seconds``, ``samples_seen``, ``n_parameters``,
         ``member``, ``history`` (rows with ``step``, ``train_loss``,
         ``test_nmse``), optionally ``cpu_seconds`` (process CPU time of the
-        trial) and, for a failed trial, ``error`` (the traceback text).
+        trial), ``code_version`` (the symhard version it ran under) and, for a
+        failed trial, ``error`` (the traceback text).
         """
         with self._connection:
             self._connection.execute(
@@ -143,6 +146,7 @@ class ResultStore:
                     time.time(),
                     outcome.get("error"),
                     outcome.get("cpu_seconds"),
+                    outcome.get("code_version"),
                 ),
             )
             self._connection.execute("DELETE FROM steps WHERE key = ?", (key,))
@@ -164,7 +168,8 @@ class ResultStore:
         """
         cursor = self._connection.execute(
             "SELECT key, spec, status, test_nmse, diverged_at, seconds, samples_seen, "
-            "n_parameters, member, error, cpu_seconds FROM trials ORDER BY rowid"
+            "n_parameters, member, error, cpu_seconds, code_version FROM trials "
+            "ORDER BY rowid"
         )
         wanted = None if keys is None else set(keys)
         rows = []
@@ -180,6 +185,7 @@ class ResultStore:
             member,
             error,
             cpu_seconds,
+            version,
         ) in cursor:
             if wanted is not None and key not in wanted:
                 continue
@@ -195,6 +201,7 @@ class ResultStore:
                 member=json.loads(member),
                 error=error,
                 cpu_seconds=cpu_seconds,
+                code_version=version,
             )
             rows.append(row)
         return rows
