@@ -21,6 +21,7 @@ from symhard._validation import InvalidParameterError
 from symhard.cli import main
 from symhard.jsonio import to_json
 from symhard.reproduce import PROFILES, parity_relu_profile, reproduce
+from symhard.sections import ReportSection, load_section, save_section
 from symhard.training import interval_over_seeds
 
 SIZES = (4, 6)
@@ -44,6 +45,8 @@ from symhard.sections import ReportSection
 
 
 def build(run_dir, *, profile, seed):
+    with open(run_dir / "tiny_section_calls.txt", "a") as calls:
+        calls.write("called\\n")
     return ReportSection(
         title="Tiny section",
         markdown=f"Built for profile {profile} and seed {seed}.",
@@ -129,6 +132,8 @@ def test_reproduce_writes_every_file(run):
         "report.md",
         "report.html",
         "figures",
+        "sections",
+        "tiny_section_calls.txt",
     }
     for stem in FIGURES:
         assert (out / "figures" / f"{stem}.png").stat().st_size > 0
@@ -237,6 +242,44 @@ def test_reproduce_resume_skips_stored_trials(run):
     assert stored_trials(out) == before
     hard = [row for row in again["summary"] if row.get("kind") == "hard"]
     assert hard == [row for row in result["summary"] if row.get("kind") == "hard"]
+
+
+def test_reproduce_resume_reuses_built_sections(run):
+    out, _ = run
+    again = reproduce(out, profile="tiny", seed=0, workers=1, show_progress=False)
+    calls = (out / "tiny_section_calls.txt").read_text().splitlines()
+    assert calls == ["called"]
+    assert (out / "sections" / "tiny_section.build.json").is_file()
+    assert {"experiment": "tiny-section", "profile": "tiny"} in again["summary"]
+    assert "Built for profile tiny and seed 0." in (out / "report.md").read_text()
+    assert again["failed_sections"] == [BROKEN_SECTION]
+
+
+def test_section_round_trip_keeps_figures(tmp_path):
+    figure = tmp_path / "figures" / "plot.png"
+    figure.parent.mkdir()
+    figure.write_bytes(b"png")
+    section = ReportSection(
+        title="T",
+        markdown="body",
+        figures=[figure],
+        summary_rows=[{"experiment": "e", "value": float("nan"), "n": 3}],
+    )
+    save_section(section, tmp_path, "pkg.mod:build")
+    loaded = load_section(tmp_path, "pkg.mod:build")
+    assert loaded.title == "T"
+    assert loaded.markdown == "body"
+    assert loaded.figures == [figure]
+    assert loaded.summary_rows == [{"experiment": "e", "value": None, "n": 3}]
+
+
+def test_load_section_missing_figure_is_none(tmp_path):
+    figure = tmp_path / "plot.png"
+    figure.write_bytes(b"png")
+    save_section(ReportSection("T", "body", [figure]), tmp_path, "pkg.mod:build")
+    figure.unlink()
+    assert load_section(tmp_path, "pkg.mod:build") is None
+    assert load_section(tmp_path, "pkg.other:build") is None
 
 
 def test_reproduce_rejects_other_seed_in_same_dir(run):

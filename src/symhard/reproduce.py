@@ -27,7 +27,12 @@ from typing import Any
 
 from symhard._validation import check_choice, check_int
 from symhard.executors import check_backend, exit_with_parent
-from symhard.sections import SECTION_BUILDERS, ReportSection
+from symhard.sections import (
+    SECTION_BUILDERS,
+    ReportSection,
+    load_section,
+    save_section,
+)
 from symhard.sweep import (
     SweepEntry,
     SweepSpec,
@@ -300,13 +305,22 @@ def _stop_sections(pool: concurrent.futures.ProcessPoolExecutor) -> None:
 def _build_section(
     path: str, run_dir: Path, profile: str, seed: int
 ) -> ReportSection | str:
-    """Run one section builder; return its section or the traceback it raised."""
+    """Run one section builder; return its section or the traceback it raised.
+
+    A section stored by an earlier call on the same run directory is reused, and a
+    new one is stored as soon as it is built.
+    """
+    stored = load_section(run_dir, path)
+    if stored is not None:
+        logger.info("section %s: reusing the result stored in the run directory", path)
+        return stored
     module_name, _, function_name = path.partition(":")
     started = time.perf_counter()
     logger.info("running section %s", path)
     try:
         builder = getattr(importlib.import_module(module_name), function_name)
         section = builder(run_dir, profile=profile, seed=seed)
+        save_section(section, run_dir, path)
     except Exception:  # a broken section must not lose the others
         logger.exception("section %s failed", path)
         return traceback.format_exc()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from symhard.jsonio import to_json
 
 
 @dataclass
@@ -40,3 +43,56 @@ SECTION_BUILDERS = [
     "symhard.graph_experiment:graph_section",
     "symhard.cnn_experiment:cnn_section",
 ]
+
+
+def section_file(run_dir: Path, builder: str) -> Path:
+    """Return where the section of ``builder`` ("module:function") is stored."""
+    return Path(run_dir) / "sections" / (builder.replace(":", ".") + ".json")
+
+
+def save_section(section: ReportSection, run_dir: Path, builder: str) -> Path:
+    """Store ``section`` in ``run_dir`` so that a resumed run can reuse it.
+
+    Figure paths are stored relative to ``run_dir``. Non-finite numbers in the
+    summary rows are stored as null, as in ``summary.json``. The file is written
+    under a temporary name and then renamed, so it is either whole or absent.
+    """
+    run_dir = Path(run_dir)
+    path = section_file(run_dir, builder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "title": section.title,
+        "markdown": section.markdown,
+        "figures": [
+            str(Path(figure).resolve().relative_to(run_dir.resolve()))
+            for figure in section.figures
+        ],
+        "summary_rows": section.summary_rows,
+    }
+    partial = path.with_suffix(".partial")
+    partial.write_text(to_json(data) + "\n")
+    partial.replace(path)
+    return path
+
+
+def load_section(run_dir: Path, builder: str) -> ReportSection | None:
+    """Return the stored section of ``builder``, or None.
+
+    None when nothing is stored, the file cannot be read, or one of its figures
+    is missing. The caller then builds the section again.
+    """
+    run_dir = Path(run_dir)
+    try:
+        data = json.loads(section_file(run_dir, builder).read_text())
+        figures = [run_dir / name for name in data["figures"]]
+        section = ReportSection(
+            title=data["title"],
+            markdown=data["markdown"],
+            figures=figures,
+            summary_rows=data["summary_rows"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(figure.is_file() for figure in figures):
+        return None
+    return section
