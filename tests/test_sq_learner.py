@@ -21,6 +21,7 @@ from symhard.oracles import (
     make_oracle,
 )
 from symhard.separation import (
+    fit_recovery_curve,
     fit_sample_growth,
     orbit_crossover,
     plot_separation,
@@ -237,7 +238,7 @@ def test_command_missing_samples_is_one_line_error(capsys):
     error = capsys.readouterr().err.strip().splitlines()
     assert status == 2
     assert len(error) == 1
-    assert error[0].startswith("symhard: error: invalid value for '--samples'")
+    assert error[0].startswith("symhard: error: missing value for '--samples'")
 
 
 def test_command_bad_confidence_is_error(capsys):
@@ -375,3 +376,22 @@ def test_findings_learners_and_growth():
     assert "mlp stays near 1 (test NMSE 0.970 [0.900, 1.040])" in text
     assert "group-mlp learned (test NMSE 0.100 [0.050, 0.150])" in text
     assert "N=16384 samples for m=" + str(cyclic(32).count_orbits(3)) in text
+
+
+def test_fit_recovery_curve_logistic_point():
+    # Expected successes of P = 1 / (1 + exp(-(log2 N - 10))), which is 0.9 at
+    # log2 N = 10 + log(9).
+    sizes = [2**e for e in range(5, 16)]
+    runs = {size: 10_000 for size in sizes}
+    successes = {
+        size: round(10_000 / (1 + math.exp(-(math.log2(size) - 10)))) for size in sizes
+    }
+    expected = 2 ** (10 + math.log(9))
+    assert fit_recovery_curve(successes, runs) == pytest.approx(expected, rel=0.01)
+
+
+def test_fit_recovery_curve_degenerate_is_none():
+    runs = {64: 10, 128: 10}
+    assert fit_recovery_curve({64: 10, 128: 10}, runs) is None
+    assert fit_recovery_curve({64: 0, 128: 0}, runs) is None
+    assert fit_recovery_curve({64: 9, 128: 1}, runs) is None  # falling with N
