@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from symhard._validation import InvalidParameterError
-from symhard.families import FAMILIES, make_family
+from symhard._validation import InvalidParameterError, LimitExceededError
+from symhard.families import FAMILIES, base, degree_parity, make_family
 from symhard.families.degree_parity import (
     CONFIDENCE,
     DegreeParity,
@@ -87,7 +87,9 @@ def test_smallest_accepted_n_builds():
 
 @pytest.mark.parametrize("value", [0, -1.0])
 def test_nonpositive_lambda_min_rejected(value):
-    with pytest.raises(InvalidParameterError, match=r"'lambda_min': expected .*> 0"):
+    with pytest.raises(
+        InvalidParameterError, match=r"'lambda_min': expected a number in \(0, 1e\+06\]"
+    ):
         DegreeParity(n=40, lambda_min=value)
 
 
@@ -377,3 +379,122 @@ def test_info_lists_window_and_counts(family):
         [expected_count(40, i) for i in family.window]
     )
     assert min(info["expected_counts"]) >= 4.0
+
+
+# Large sizes, missing values and plain messages -------------------------------------
+
+
+def test_gamma_huge_n_rejected():
+    family = DegreeParity(n=100_000)
+    # 100,000 graphs of n^2 adjacency bits within 3e10 bits.
+    largest = math.isqrt(3 * 10**10 // 100_000)
+    with pytest.raises(
+        LimitExceededError,
+        match=rf"^invalid value for 'n': .*n=100000 .*use n <= {largest}$",
+    ):
+        family.correlation()
+
+
+def test_gamma_suggests_fewer_samples():
+    family = DegreeParity(n=1000)
+    fewer = 3 * 10**10 // 1000**2
+    with pytest.raises(
+        LimitExceededError,
+        match=rf"^invalid value for 'correlation_samples': estimating gamma from "
+        rf"100000 .*correlation_samples <= {fewer} \(a wider interval\) or n <= 547$",
+    ):
+        family.bound_info(0.01)
+
+
+def test_gamma_graph_memory_rejected(monkeypatch):
+    # Sampling one graph uses 3 bytes per adjacency entry.
+    monkeypatch.setattr(degree_parity, "memory_limit_bytes", lambda: 3 * 200 * 200)
+    family = DegreeParity(n=201, correlation_samples=1)
+    with pytest.raises(
+        LimitExceededError, match=r"^invalid value for 'n': .*n=201 .*use n <= 200$"
+    ):
+        family.bias_estimate()
+
+
+def test_sample_one_graph_too_large(monkeypatch):
+    monkeypatch.setattr(base, "memory_limit_bytes", lambda: 2**20)
+    family = DegreeParity(n=1000)
+    with pytest.raises(
+        LimitExceededError, match=r"'num'.*even one sample does not fit.*smaller n$"
+    ):
+        family.sample(1, seed=0)
+
+
+def test_sample_memory_limit_suggests_count(monkeypatch):
+    family = DegreeParity(n=30)
+    # Three uint8 copies of adj and the packed bits while sampling, then the
+    # degrees, labels and their temporaries: 17 n + 16 bytes.
+    per_graph = 3 * 900 + (900 + 7) // 8 + 17 * 30 + 16
+    monkeypatch.setattr(base, "memory_limit_bytes", lambda: 20 * per_graph)
+    assert family.sample(20, seed=0)["adj"].shape == (20, 30, 30)
+    with pytest.raises(LimitExceededError, match=r"draw at most 20 samples"):
+        family.sample(21, seed=0)
+
+
+def test_make_family_missing_n():
+    # The smallest n with n * P(Binomial(n - 1, 1/2) = mode) >= 4, by counting up.
+    n = 2
+    while n * math.comb(n - 1, (n - 1) // 2) < 4 * 2 ** (n - 1):
+        n += 1
+    with pytest.raises(
+        InvalidParameterError,
+        match=rf"^missing value for 'n': expected an integer >= {n}$",
+    ):
+        make_family("degree-parity", {})
+
+
+def test_lambda_min_huge_rejected():
+    with pytest.raises(InvalidParameterError, match=r"'lambda_min'.*got 1e\+300"):
+        DegreeParity(n=30, lambda_min=1e300)
+
+
+def test_check_adjacency_entry_plain():
+    adj = np.zeros((2, 5, 5), dtype=np.uint8)
+    adj[1, 2, 3] = adj[1, 3, 2] = 2
+    with pytest.raises(
+        InvalidParameterError, match=r"got adj\[1, 2, 3\] = 2$"
+    ) as raised:
+        check_adjacency(adj, 5)
+    assert "np." not in str(raised.value)
+
+
+def test_check_adjacency_asymmetric_plain():
+    adj = np.zeros((1, 5, 5))
+    adj[0, 1, 4] = 1.0
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"symmetric matrix, got adj\[0, 1, 4\] = 1\.0 but adj\[0, 4, 1\] = 0\.0$",
+    ):
+        check_adjacency(adj, 5)
+
+
+def test_check_adjacency_diagonal_plain():
+    adj = np.zeros((1, 5, 5), dtype=np.int64)
+    adj[0, 3, 3] = 1
+    with pytest.raises(
+        InvalidParameterError, match=r"zero diagonal, got adj\[0, 3, 3\] = 1$"
+    ):
+        check_adjacency(adj, 5)
+
+
+def test_check_adjacency_chunks_report_batch_index(monkeypatch):
+    monkeypatch.setattr(degree_parity, "_CHECK_CHUNK_ENTRIES", 25)
+    adj = random_adjacency(4, 5, np.random.default_rng(0))
+    adj[2, 0, 0] = 1
+    with pytest.raises(InvalidParameterError, match=r"got adj\[2, 0, 0\] = 1$"):
+        check_adjacency(adj, 5)
+
+
+def test_check_adjacency_uint8_not_copied():
+    adj = random_adjacency(3, 6, np.random.default_rng(1))
+    assert check_adjacency(adj, 6) is adj
+
+
+def test_check_adjacency_text_rejected():
+    with pytest.raises(InvalidParameterError, match=r"'adj'.*numeric.*got '<U1'"):
+        check_adjacency(np.full((1, 2, 2), "a"), 2)

@@ -14,11 +14,13 @@ import pytest
 import scipy.stats
 import torch
 
+from symhard import gram
 from symhard._validation import InvalidParameterError, LimitExceededError
 from symhard.gram import (
     FrameTemplate,
     exact_gram_certificate,
     exact_inner_products,
+    gram_kernel_evaluations,
     monte_carlo_correlation,
 )
 from symhard.groups import cyclic, dihedral
@@ -286,3 +288,48 @@ def test_group_elements_not_permutations_rejected():
 def test_coefficients_shape_mismatch_rejected():
     with pytest.raises(InvalidParameterError, match="'coefficients'"):
         FrameTemplate(np.eye(2), np.ones(3))
+
+
+# Cost estimate --------------------------------------------------------------------
+
+
+def count_kernel_calls(monkeypatch) -> list[int]:
+    """Wrap the kernel of the engine so that it records how many values it computes."""
+    calls: list[int] = []
+    original = gram._abs_kernel_inplace
+
+    def counting(correlations):
+        calls.append(correlations.size)
+        return original(correlations)
+
+    monkeypatch.setattr(gram, "_abs_kernel_inplace", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "lift",
+    [
+        pytest.param({}, id="none"),
+        pytest.param({"group_elements": cyclic(5).elements()}, id="group"),
+        pytest.param({"aggregation": cycle_aggregation(4)}, id="gnn"),
+    ],
+)
+def test_gram_kernel_evaluations_counts_kernel(lift, rng, monkeypatch):
+    template = alternating_template(m=4, **lift)
+    frames = random_frames(rng, 7, 5)
+    calls = count_kernel_calls(monkeypatch)
+    exact_gram_certificate(frames, template, block_size=1)
+    # Blocks of one row visit the 21 pairs a < b, the 7 pairs (a, a) on the
+    # diagonal, and the 7 norms: 35 pairs in all, every one with the same count.
+    per_pair = sum(calls) // 35
+    assert sum(calls) == 35 * per_pair
+    assert gram_kernel_evaluations(template, 7) == 21 * per_pair
+
+
+def test_gram_kernel_evaluations_one_member():
+    assert gram_kernel_evaluations(alternating_template(), 1) == 0
+
+
+def test_gram_kernel_evaluations_rejects_zero_members():
+    with pytest.raises(InvalidParameterError, match="'members'.*got 0"):
+        gram_kernel_evaluations(alternating_template(), 0)

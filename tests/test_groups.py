@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from symhard import groups
 from symhard._validation import InvalidParameterError, LimitExceededError
 from symhard.groups import (
     GROUP_NAMES,
+    MAX_POINTS,
+    MAX_SYMMETRIC_POINTS,
     PermutationGroup,
     compose,
     cyclic,
@@ -589,7 +592,9 @@ def test_make_group_rejects_shape_for_cyclic():
 
 
 def test_make_group_rejects_missing_n():
-    with pytest.raises(InvalidParameterError, match=r"'n'.*got None"):
+    with pytest.raises(
+        InvalidParameterError, match=r"^missing value for 'n': expected an integer"
+    ):
         make_group("cyclic")
 
 
@@ -644,3 +649,55 @@ def test_generated_past_max_order():
 def test_compose_rejects_length_mismatch():
     with pytest.raises(InvalidParameterError, match=r"'h'.*range\(3\)"):
         compose([1, 2, 0], [1, 0])
+
+
+# Size limits ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("constructor", [trivial, cyclic, dihedral, symmetric])
+def test_constructor_huge_n_rejected(constructor):
+    n = 10**12
+    with pytest.raises(
+        LimitExceededError, match=rf"^invalid value for 'n': .*got {n}; use a smaller n"
+    ):
+        constructor(n)
+
+
+def test_torus_huge_grid_rejected():
+    with pytest.raises(LimitExceededError, match=rf"'n'.*got {10**10}"):
+        torus(10**5, 10**5)
+
+
+def test_make_group_huge_n_rejected():
+    with pytest.raises(LimitExceededError, match=rf"at most {MAX_POINTS} points"):
+        make_group("cyclic", MAX_POINTS + 1)
+
+
+def test_symmetric_points_limit():
+    with pytest.raises(
+        LimitExceededError, match=rf"at most {MAX_SYMMETRIC_POINTS} points"
+    ):
+        symmetric(MAX_SYMMETRIC_POINTS + 1)
+
+
+def test_points_limit_boundary(monkeypatch):
+    monkeypatch.setattr(groups, "MAX_POINTS", 12)
+    assert cyclic(12).order == 12
+    assert torus(3, 4).order == 12
+    with pytest.raises(LimitExceededError, match=r"at most 12 points.*got 13"):
+        cyclic(13)
+
+
+def test_make_group_missing_generators():
+    with pytest.raises(
+        InvalidParameterError, match=r"^missing value for 'generators': expected"
+    ):
+        make_group("generated")
+
+
+def test_make_group_torus_missing_shape():
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^missing value for 'shape': .*n=12 is not a perfect square",
+    ):
+        make_group("torus", 12)

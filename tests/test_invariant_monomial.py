@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from symhard._validation import InvalidParameterError
-from symhard.families import make_family
+from symhard._validation import InvalidParameterError, LimitExceededError
+from symhard.families import base, make_family
 from symhard.families.invariant_monomial import (
     InvariantMonomial,
     MultilinearPolynomial,
@@ -264,3 +264,20 @@ def test_evaluate_rejects_wrong_width(rng):
 def test_make_family_rejects_unknown_parameter():
     with pytest.raises(InvalidParameterError, match="'parameter'.*got 'width'"):
         make_family("invariant-monomial", {"n": "8", "k": "2", "width": "3"})
+
+
+def test_make_family_missing_n():
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^missing value for 'n': expected an integer >= 1$",
+    ):
+        make_family("invariant-monomial", {"k": "2"})
+
+
+def test_sample_memory_limit(monkeypatch):
+    # x (num, 6), y and a copy of y, all float64.
+    monkeypatch.setattr(base, "memory_limit_bytes", lambda: 8 * 8 * 30)
+    family = InvariantMonomial(6, 2)
+    assert family.sample(30, seed=0)["x"].shape == (30, 6)
+    with pytest.raises(LimitExceededError, match=r"'num'.*draw at most 30 samples"):
+        family.sample(31, seed=0)

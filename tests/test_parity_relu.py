@@ -11,11 +11,11 @@ import scipy.stats
 import torch
 
 from symhard._validation import InvalidParameterError, LimitExceededError
-from symhard.families import make_family
-from symhard.families.parity_relu import ParityReLU
+from symhard.families import base, make_family
+from symhard.families.parity_relu import ParityReLU, _sign_patterns
 from symhard.groups import PermutationGroup, generated, make_group
 from symhard.learners import CircularCNN, GroupAveragedMLP
-from symhard.ridge import gram_matrix
+from symhard.ridge import RidgeSum, gram_matrix
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
@@ -516,3 +516,116 @@ def test_make_family_from_strings():
     family = make_family("parity-relu", {"n": "8", "k": "4", "group": "dihedral"})
     assert isinstance(family, ParityReLU)
     assert family.family_size == ParityReLU(n=8, k=4, group="dihedral").family_size
+
+
+# Large k and large samples ---------------------------------------------------------
+
+
+def relu_norm_error_bound(k: int) -> float:
+    """(sum of |terms|) / |sum of terms| times 2^-52 for the Hamming-distance sum."""
+    terms = [
+        math.comb(k, d) * (-1) ** d * relu_arc_cosine(1 - 2 * d / k)
+        for d in range(k + 1)
+    ]
+    return sum(abs(term) for term in terms) / abs(sum(terms)) * 2.0**-52
+
+
+VALID_SMALL_K = [
+    ("relu", 1),
+    ("relu", 2),
+    ("relu", 4),
+    ("relu", 8),
+    ("tanh", 1),
+    ("tanh", 3),
+    ("sigmoid", 5),
+    ("gelu", 4),
+    ("softplus", 2),
+]
+
+
+@pytest.mark.parametrize(("activation", "k"), VALID_SMALL_K)
+def test_base_norm_sq_matches_all_unit_pairs(activation, k):
+    # The ridge sum with all 2^k units, whose norm sums all 4^k kernel values.
+    signs = np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
+    ridge = RidgeSum(signs / math.sqrt(k), signs.prod(axis=1), activation)
+    family = ParityReLU(n=k, k=k, activation=activation)
+    assert family.base_norm_sq == pytest.approx(ridge.norm_sq(), rel=1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_sign_patterns_itertools_order(k):
+    expected = np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
+    np.testing.assert_array_equal(_sign_patterns(k), expected)
+
+
+def test_norm_error_bound_crosses_between_22_and_24():
+    # The family allows a relative error bound of 1e-6 on the norm.
+    assert relu_norm_error_bound(22) <= 1e-6
+    assert relu_norm_error_bound(24) > 1e-6
+
+
+def test_base_norm_sq_k22_accepted():
+    family = ParityReLU(n=22, k=22)
+    assert family.base_norm_sq == pytest.approx(
+        relu_norm_sq_by_hamming_distance(22), rel=1e-6
+    )
+
+
+def test_base_norm_sq_k24_rejected():
+    family = ParityReLU(n=30, k=24)
+    with pytest.raises(
+        LimitExceededError, match=r"^invalid value for 'k': .* at k=24 .*use k <= 22"
+    ):
+        _ = family.base_norm_sq
+
+
+def test_info_huge_k_rejected():
+    family = make_family("parity-relu", {"n": "60", "k": "30"})
+    with pytest.raises(LimitExceededError, match=r"'k'.*k=30.*use k <= 22"):
+        family.info()
+
+
+def test_base_norm_sq_k_past_float_range_rejected():
+    family = ParityReLU(n=2000, k=1000, group="trivial")
+    with pytest.raises(LimitExceededError, match=r"k=1000 .*too large for float64"):
+        _ = family.base_norm_sq
+
+
+def test_base_norm_sq_tanh_limit_names_activation():
+    family = ParityReLU(n=5, k=5, activation="tanh")
+    with pytest.raises(
+        LimitExceededError, match=r"'k'.*k=5 .*use k <= 3 with activation=tanh"
+    ):
+        _ = family.base_norm_sq
+
+
+def test_teacher_memory_rejected_before_allocation():
+    family = ParityReLU(n=40, k=20, memory_limit_mb=100)
+    with pytest.raises(
+        LimitExceededError, match=r"'memory_limit_mb'.*1048576 hidden units on n=40"
+    ):
+        family.teacher(member=tuple(range(20)))
+
+
+def test_sample_huge_num_rejected(monkeypatch):
+    monkeypatch.setattr(base, "memory_limit_bytes", lambda: 2**30)
+    family = ParityReLU(n=12, k=4)
+    with pytest.raises(LimitExceededError, match=r"^invalid value for 'num': 10{11} "):
+        family.sample(10**11, seed=0)
+
+
+def test_sample_limit_suggests_count_that_fits(monkeypatch):
+    # 8 bytes for each of n = 12 entries of x, y and a copy of y.
+    monkeypatch.setattr(base, "memory_limit_bytes", lambda: 8 * 14 * 50)
+    family = ParityReLU(n=12, k=4)
+    with pytest.raises(LimitExceededError, match=r"draw at most 50 samples per call"):
+        family.sample(51, seed=0)
+    assert family.sample(50, seed=0)["x"].shape == (50, 12)
+
+
+def test_make_family_missing_k():
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^missing value for 'k': expected an integer in \[1, n=8\]$",
+    ):
+        make_family("parity-relu", {"n": "8"})

@@ -14,11 +14,13 @@ import torch
 from symhard._validation import InvalidParameterError
 from symhard.ridge import (
     ACTIVATIONS,
+    KERNEL_RELATIVE_ERROR,
     RidgeSum,
     gram_matrix,
     kernel_matrix,
     max_abs_off_diagonal,
     mean_with_interval,
+    unit_kernel,
 )
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
@@ -327,3 +329,27 @@ def test_max_abs_off_diagonal_ignores_diagonal():
 
 def test_max_abs_off_diagonal_single_function():
     assert max_abs_off_diagonal(np.array([[2.0]])) == 0.0
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_unit_kernel_matches_kernel_matrix(activation, rng):
+    u = rng.standard_normal((1, 3))
+    v = rng.standard_normal((6, 3))
+    v[0] = u[0]
+    v[1] = -u[0]
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    cosines = (v @ u[0]).clip(-1.0, 1.0)
+    expected = kernel_matrix(activation, u, v)[0]
+    np.testing.assert_allclose(unit_kernel(activation, cosines), expected, atol=1e-15)
+
+
+def test_unit_kernel_relu_closed_form():
+    cosines = np.array([-1.0, 0.0, 0.5, 1.0])
+    angles = np.arccos(cosines)
+    expected = (np.sin(angles) + (np.pi - angles) * cosines) / (2 * np.pi)
+    np.testing.assert_allclose(unit_kernel("relu", cosines), expected, atol=1e-16)
+
+
+def test_kernel_relative_error_covers_activations():
+    assert set(KERNEL_RELATIVE_ERROR) == set(ACTIVATIONS)

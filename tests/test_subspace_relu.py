@@ -11,7 +11,7 @@ import scipy.stats
 import torch
 
 from symhard._validation import InvalidParameterError, LimitExceededError
-from symhard.families import FAMILIES, make_family
+from symhard.families import FAMILIES, base, make_family
 from symhard.families.subspace_relu import (
     SubspaceReLU,
     alternating_units,
@@ -438,3 +438,100 @@ def test_member_out_of_range_rejected():
 def test_memory_limit_rejected():
     with pytest.raises(LimitExceededError, match="'memory_limit_mb'.*planes"):
         SubspaceReLU(d=1000, planes=100_000, memory_limit_mb=16)
+
+
+# Large sizes, missing values and plain messages -------------------------------------
+
+
+def largest_planes_within(limit: int, per_pair: int) -> int:
+    """Largest M with M (M - 1) / 2 * per_pair <= limit, by counting up."""
+    planes = 1
+    while (planes + 1) * planes // 2 * per_pair <= limit:
+        planes += 1
+    return planes
+
+
+def test_gamma_many_planes_rejected():
+    family = SubspaceReLU(d=8, m=2, planes=100_000)
+    # m = 2 gives 4 ReLU units whose directions pair up into 2 even units, so each
+    # pair of planes needs 2 * 2 kernel values.
+    largest = largest_planes_within(10**9, 4)
+    with pytest.raises(
+        LimitExceededError,
+        match=rf"^invalid value for 'planes': .* 100000 planes .*"
+        rf"use planes <= {largest},",
+    ):
+        family.correlation()
+
+
+def test_gamma_suggested_planes_within_limit():
+    limit = 500
+    largest = largest_planes_within(limit, 4)
+    with pytest.raises(LimitExceededError, match=rf"use planes <= {largest},"):
+        SubspaceReLU(
+            d=4, m=2, planes=largest + 1, max_kernel_evaluations=limit
+        ).correlation()
+    family = SubspaceReLU(d=4, m=2, planes=largest, max_kernel_evaluations=limit)
+    assert family.correlation().method == "exact"
+
+
+def test_max_kernel_evaluations_rejects_zero():
+    with pytest.raises(InvalidParameterError, match="'max_kernel_evaluations'.*got 0"):
+        SubspaceReLU(d=4, max_kernel_evaluations=0)
+
+
+def test_max_kernel_evaluations_from_strings():
+    family = make_family(
+        "subspace-relu", {"d": "4", "planes": "3", "max_kernel_evaluations": "7"}
+    )
+    assert family.max_kernel_evaluations == 7
+
+
+def test_gnn_huge_graph_rejected_before_building():
+    largest = math.isqrt(1024 * 2**20 // 32)
+    with pytest.raises(
+        LimitExceededError,
+        match=rf"^invalid value for 'n': a graph on 100000 nodes .*n <= {largest} ",
+    ):
+        SubspaceReLU(d=4, lift="gnn", n=100_000)
+
+
+def test_group_huge_order_rejected_without_overflow():
+    with pytest.raises(
+        LimitExceededError, match=r"'memory_limit_mb'.*e\+2567 group elements"
+    ):
+        SubspaceReLU(d=1000, lift="group", group="symmetric")
+
+
+def test_gnn_missing_nodes():
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^missing value for 'n': expected the number of nodes for graph=cycle$",
+    ):
+        SubspaceReLU(d=4, lift="gnn")
+
+
+def test_make_family_missing_d():
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^missing value for 'd': expected an integer >= 2$",
+    ):
+        make_family("subspace-relu", {"planes": "10"})
+
+
+def test_adjacency_entry_plain_value():
+    matrix = np.zeros((3, 3))
+    matrix[0, 1] = matrix[1, 0] = 2.0
+    with pytest.raises(InvalidParameterError, match=r"entry \(0, 1\) = 2\.0'$"):
+        SubspaceReLU(d=3, lift="gnn", adjacency=matrix)
+
+
+def test_sample_memory_counts_graph(monkeypatch):
+    family = SubspaceReLU(d=3, planes=2, lift="gnn", n=4)
+    # x (4 x 3) and adj (4 x 4) in float64, one byte per adj entry for the check,
+    # and y with a copy: 96 + 128 + 16 + 16 bytes per sample.
+    per_sample = 8 * 12 + 8 * 16 + 16 + 16
+    monkeypatch.setattr(base, "memory_limit_bytes", lambda: 10 * per_sample)
+    assert family.sample(10, seed=0)["adj"].shape == (10, 4, 4)
+    with pytest.raises(LimitExceededError, match=r"'num'.*draw at most 10 samples"):
+        family.sample(11, seed=0)

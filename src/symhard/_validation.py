@@ -16,6 +16,9 @@ import torch
 
 SeedLike = int | np.random.Generator | None
 
+# Arrays with more entries than this appear in messages as their shape and dtype.
+MAX_LISTED_ENTRIES = 20
+
 
 class InvalidParameterError(ValueError):
     """A user-supplied value outside its allowed range or set."""
@@ -26,10 +29,57 @@ class LimitExceededError(InvalidParameterError):
 
 
 def invalid(name: str, allowed: str, value: Any) -> InvalidParameterError:
-    """Build the one-line error for parameter ``name``."""
+    """Build the one-line error for parameter ``name``.
+
+    ``value`` is shown as Python writes it, after NumPy and torch scalars become
+    Python numbers and small arrays become lists (see :func:`value_text`).
+    """
     return InvalidParameterError(
-        f"invalid value for '{name}': expected {allowed}, got {value!r}"
+        f"invalid value for '{name}': expected {allowed}, got {value_text(value)}"
     )
+
+
+def missing(name: str, allowed: str) -> InvalidParameterError:
+    """Build the one-line error for a required parameter ``name`` given no value."""
+    return InvalidParameterError(f"missing value for '{name}': expected {allowed}")
+
+
+def value_text(value: Any) -> str:
+    """Return ``repr(value)`` with NumPy and torch types shown as plain Python values.
+
+    NumPy 2 writes a scalar as ``np.uint8(1)``, which hides the value in a message.
+    Scalars become Python numbers and dtypes their names. Arrays and tensors with at
+    most :data:`MAX_LISTED_ENTRIES` entries become lists, and larger ones are
+    described by their shape and dtype. Tuples, lists and dicts are converted entry
+    by entry.
+    """
+    is_array = isinstance(value, np.ndarray | torch.Tensor)
+    if is_array and _entries(value) > MAX_LISTED_ENTRIES:
+        shape = tuple(int(size) for size in value.shape)
+        return f"an array of shape {shape} and dtype {value.dtype}"
+    return repr(_plain(value))
+
+
+def _entries(array: np.ndarray | torch.Tensor) -> int:
+    return int(array.numel()) if isinstance(array, torch.Tensor) else int(array.size)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.dtype | torch.dtype):
+        return str(value)
+    if isinstance(value, np.ndarray | torch.Tensor):
+        if _entries(value) > MAX_LISTED_ENTRIES:
+            return value_text(value)
+        return value.tolist()
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    return value
 
 
 def check_int(
@@ -44,8 +94,11 @@ def check_int(
     """Return ``value`` as an int after checking ``low <= value <= high``.
 
     ``low_text`` and ``high_text`` replace the bounds in the message when a bound
-    comes from another parameter (for example ``"n=12"``).
+    comes from another parameter (for example ``"n=12"``). A ``None`` value raises
+    the error for a missing value.
     """
+    if value is None:
+        raise missing(name, _range_text(low, high, low_text, high_text))
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
@@ -67,9 +120,12 @@ def check_float(
 ) -> float:
     """Return ``value`` as a finite float after checking its range.
 
-    ``low_open=True`` makes the lower bound strict (``value > low``).
+    ``low_open=True`` makes the lower bound strict (``value > low``). A ``None``
+    value raises the error for a missing value.
     """
     allowed = _float_range_text(low, high, low_open)
+    if value is None:
+        raise missing(name, allowed)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -84,8 +140,10 @@ def check_float(
 
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
-    """Return ``value`` if it is one of ``choices``."""
+    """Return ``value`` if it is one of ``choices``. ``None`` counts as missing."""
     choices = list(choices)
+    if value is None:
+        raise missing(name, "one of " + ", ".join(choices))
     if value not in choices:
         raise invalid(name, "one of " + ", ".join(choices), value)
     return value

@@ -7,7 +7,7 @@ Family and group parameters are ``key=value`` tokens, as in Hydra overrides:
 from __future__ import annotations
 
 import argparse
-import io
+import math
 import sys
 import zipfile
 from collections.abc import Mapping
@@ -16,8 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from symhard._validation import InvalidParameterError, check_float, check_int, invalid
+from symhard._validation import (
+    InvalidParameterError,
+    check_float,
+    check_int,
+    invalid,
+    missing,
+)
 from symhard.jsonio import to_json
+
+# Upper bound on the bytes a .npy header adds to the array data.
+_NPY_HEADER_MARGIN = 65_536
+# Integers past this many bits (about 3,900 digits) are printed in scientific
+# notation, below Python's 4,300-digit limit on converting integers to text.
+_MAX_PRINTED_BITS = 13_000
 
 
 def parse_key_values(tokens: list[str]) -> dict[str, str]:
@@ -55,7 +67,13 @@ def parse_member(text: str | None) -> int | tuple[int, ...] | None:
 
 
 def print_result(data: dict[str, Any], as_json: bool) -> None:
-    """Print ``data`` as JSON or as aligned ``key: value`` lines."""
+    """Print ``data`` as JSON or as aligned ``key: value`` lines.
+
+    Integers of more than :data:`_MAX_PRINTED_BITS` bits (such as the order ``n!``
+    of a large symmetric group) are printed as strings in scientific notation,
+    because Python refuses to convert integers of more than 4300 digits to text.
+    """
+    data = _printable(data)
     if as_json:
         print(to_json(data))
         return
@@ -64,19 +82,39 @@ def print_result(data: dict[str, Any], as_json: bool) -> None:
         print(f"{key:<{width}}  {value}")
 
 
+def _printable(value: Any) -> Any:
+    """Replace huge integers in ``value`` (nested dicts and lists too) by text."""
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if not is_int or value.bit_length() <= _MAX_PRINTED_BITS:
+        return value
+    # math.log10 accepts integers of any size.
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = 10 ** (math.log10(abs(value)) - exponent)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{mantissa:.6f}e+{exponent} ({exponent + 1} digits, rounded)"
+
+
 def save_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write ``arrays`` to an ``.npz`` file whose bytes depend only on the arrays.
 
     ``numpy.savez`` stamps each member with the current time; here every member
-    gets a fixed timestamp, so equal arrays give equal files.
+    gets a fixed timestamp, so equal arrays give equal files. Each array is
+    streamed into the archive without an in-memory copy.
     """
     path = Path(path)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asanyarray(array), allow_pickle=False)
+            array = np.asanyarray(array)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            archive.writestr(info, buffer.getvalue())
+            # A member written without its size known in advance needs ZIP64
+            # fields to pass 2 GiB. The .npy header adds a few KiB at most.
+            large = array.nbytes + _NPY_HEADER_MARGIN > zipfile.ZIP64_LIMIT
+            with archive.open(info, "w", force_zip64=large) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -117,7 +155,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _groups_orbits(args: argparse.Namespace) -> int:
-    from symhard.groups import make_group
+    from symhard.groups import GROUP_NAMES, make_group
 
     params = parse_key_values(args.params)
     known = {"group", "n", "k", "shape"}
@@ -125,13 +163,16 @@ def _groups_orbits(args: argparse.Namespace) -> int:
     if unknown:
         raise invalid("parameter", "one of " + ", ".join(sorted(known)), unknown[0])
     if "group" not in params:
-        raise invalid("group", "a value (group=...)", None)
-    n = check_int("n", params.get("n"), low=1)
+        raise missing("group", "one of " + ", ".join(GROUP_NAMES))
     shape = None
     if "shape" in params:
         from symhard.families.subset_orbits import parse_shape
 
         shape = parse_shape(params["shape"])
+    if "n" in params or shape is None:
+        n = check_int("n", params.get("n"), low=1)
+    else:
+        n = shape[0] * shape[1]
     group = make_group(params["group"], n, shape=shape)
     k = check_int("k", params.get("k"), low=0, high=n, high_text=f"n={n}")
     data = {
@@ -150,6 +191,9 @@ def _sample(args: argparse.Namespace) -> int:
     num = check_int("--num", args.num, low=1)
     seed = check_int("--seed", args.seed, low=0)
     family, member = _family_and_member(args)
+    # Checked here so that the error names the option '--num'. sample() checks
+    # again under the name 'num'.
+    family.check_sample_count(num, name="--num")
     arrays = family.sample(num, seed=seed, **member)
     meta = {
         "family": family.name,

@@ -64,6 +64,7 @@ __all__ = [
     "GramCertificate",
     "exact_gram_certificate",
     "exact_inner_products",
+    "gram_kernel_evaluations",
     "monte_carlo_correlation",
 ]
 
@@ -567,6 +568,31 @@ def exact_gram_certificate(
         seconds=seconds,
         gram=gram,
     )
+
+
+def gram_kernel_evaluations(template: FrameTemplate, members: int) -> int:
+    """Count the kernel evaluations of :func:`exact_gram_certificate` on ``members``.
+
+    Each of the ``M (M - 1) / 2`` pairs evaluates the kernel once per pair of
+    merged even units, group element and distinct node cosine, ``r^2 G S`` times
+    (see the notes of :func:`exact_gram_certificate`). Blocks on the diagonal also
+    compute their lower half, at most ``M b / 2`` more pairs, which the count
+    leaves out. The time of the computation grows with this count.
+
+    Parameters
+    ----------
+    template : FrameTemplate
+    members : int
+        Number of members ``M``, at least 1.
+
+    Returns
+    -------
+    int
+    """
+    members = check_int("members", members, low=1)
+    units = len(template._abs_directions)
+    per_pair = units * units * template.n_transforms * len(template._node_cosines)
+    return members * (members - 1) // 2 * per_pair
 
 
 def monte_carlo_correlation(

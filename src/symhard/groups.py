@@ -41,10 +41,13 @@ from symhard._validation import (
     check_choice,
     check_int,
     invalid,
+    missing,
 )
 
 __all__ = [
     "GROUP_NAMES",
+    "MAX_POINTS",
+    "MAX_SYMMETRIC_POINTS",
     "PermutationGroup",
     "compose",
     "cyclic",
@@ -67,6 +70,16 @@ GROUP_NAMES: tuple[str, ...] = (
 )
 
 ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
+
+# Largest number of points of a group built by name. Every group stores its
+# generators as int64 permutations of all points, and building the torus group
+# creates about a dozen arrays of that length. At 2^24 points that took 1.1 GiB
+# (measured peak on a shared 2-core machine).
+MAX_POINTS = 2**24
+# Largest number of points of the symmetric group, which stores its order n!
+# exactly: computing it took 0.1 s at n = 100,000 and 6 s at n = 10^6 on a shared
+# 2-core machine, an estimate.
+MAX_SYMMETRIC_POINTS = 100_000
 
 # A cycle structure lists (cycle length, number of cycles of that length) pairs in
 # increasing order of length, for example ((1, 2), (2, 3)) for 2 fixed points and
@@ -593,6 +606,7 @@ class PermutationGroup:
 def trivial(n: int) -> PermutationGroup:
     """Build the group that contains only the identity on ``n >= 1`` points."""
     n = check_int("n", n, low=1)
+    _check_points(n)
     identity = np.arange(n, dtype=np.int64)
     return PermutationGroup("trivial", n, identity[None, :], 1)
 
@@ -600,6 +614,7 @@ def trivial(n: int) -> PermutationGroup:
 def cyclic(n: int) -> PermutationGroup:
     """Build the cyclic group C_n of rotations ``i -> i + s mod n``, ``n >= 1``."""
     n = check_int("n", n, low=1)
+    _check_points(n)
     shift = (np.arange(n, dtype=np.int64) + 1) % n
     return PermutationGroup("cyclic", n, shift[None, :], n)
 
@@ -611,6 +626,7 @@ def dihedral(n: int) -> PermutationGroup:
     ``i -> -i mod n``, and needs ``n >= 3``.
     """
     n = check_int("n", n, low=3)
+    _check_points(n)
     points = np.arange(n, dtype=np.int64)
     generators = np.stack([(points + 1) % n, (-points) % n])
     return PermutationGroup("dihedral", n, generators, 2 * n)
@@ -625,6 +641,7 @@ def torus(a: int, b: int) -> PermutationGroup:
     """
     a = check_int("a", a, low=1)
     b = check_int("b", b, low=1)
+    _check_points(a * b)
     points = np.arange(a * b, dtype=np.int64)
     generators = _torus_images(points, np.array([1, 0]), np.array([0, 1]), a, b)
     return PermutationGroup("torus", a * b, generators, a * b, shape=(a, b))
@@ -637,6 +654,7 @@ def symmetric(n: int) -> PermutationGroup:
     ``i -> i + 1 mod n``.
     """
     n = check_int("n", n, low=1)
+    _check_points(n, limit=MAX_SYMMETRIC_POINTS)
     points = np.arange(n, dtype=np.int64)
     transposition = points.copy()
     if n > 1:
@@ -745,7 +763,7 @@ def make_group(
         raise invalid("shape", "None unless group is 'torus'", shape)
     if name == "generated":
         if generators is None:
-            raise invalid("generators", "permutations when group is 'generated'", None)
+            raise missing("generators", "permutations when group is 'generated'")
         group = generated(generators)
         if n is not None and n != group.n:
             raise invalid("n", f"None or the generators' length {group.n}", n)
@@ -756,12 +774,12 @@ def make_group(
             raise invalid("n", f"None or a*b={a * b} for shape={shape}", n)
         return torus(a, b)
     if n is None:
-        raise invalid("n", f"an integer >= {min_points}", n)
+        raise missing("n", f"an integer >= {min_points}")
     if name == "torus":
         side = math.isqrt(n)
         if side * side != n:
-            raise invalid(
-                "shape", f"a pair (a, b) since n={n} is not a perfect square", None
+            raise missing(
+                "shape", f"a pair (a, b), because n={n} is not a perfect square"
             )
         return torus(side, side)
     constructors = {
@@ -774,6 +792,15 @@ def make_group(
 
 
 # ----------------------------------------------------------------- permutations
+
+
+def _check_points(n: int, limit: int | None = None) -> None:
+    limit = MAX_POINTS if limit is None else limit
+    if n > limit:
+        raise LimitExceededError(
+            f"invalid value for 'n': expected at most {limit} points for this "
+            f"group, got {n}; use a smaller n"
+        )
 
 
 def compose(g: Any, h: Any) -> np.ndarray:

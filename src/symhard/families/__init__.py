@@ -26,15 +26,17 @@ def make_family(name: str, params: Mapping[str, str | int] | None = None) -> Har
     ------
     InvalidParameterError
         For an unknown family (listing the known ones), an unknown parameter
-        (listing the family's parameters), or a value out of range.
+        (listing the family's parameters), a missing required parameter, or a
+        value out of range.
     """
     if name not in FAMILIES:
         raise invalid("family", "one of " + ", ".join(FAMILIES), name)
     family = FAMILIES[name]
     params = dict(params or {})
-    missing = [key for key in family.required_parameters if key not in params]
-    if missing:
-        raise invalid(missing[0], f"a value ({missing[0]}=...) for {name}", None)
+    # A required parameter left out is passed as None, so the family's own check
+    # raises "missing value for ..." with the values it allows.
+    for key in family.required_parameters:
+        params.setdefault(key, None)
     return family.from_strings(params)
 
 

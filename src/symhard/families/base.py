@@ -3,15 +3,81 @@
 from __future__ import annotations
 
 import abc
+import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from symhard._validation import SeedLike, invalid
+from symhard._validation import LimitExceededError, SeedLike, check_int, invalid
 from symhard.bounds import csq_query_lower_bound, log10_csq_query_lower_bound
+
+# Memory limit used when neither the physical memory nor a cgroup limit can be read.
+_FALLBACK_MEMORY_LIMIT = 2 * 2**30
+# Memory limit of the cgroup (v2) this process runs in, on Linux.
+_CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
+
+
+def memory_limit_bytes() -> int:
+    """Return the memory one ``sample`` call or estimate may use, in bytes.
+
+    It is a quarter of the physical memory, or of the cgroup (v2) limit when that
+    is smaller. The other three quarters leave room for the copies that follow,
+    such as writing the arrays to a file. Where neither can be read, it is 2 GiB.
+    """
+    available = []
+    try:
+        available.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        text = _CGROUP_MEMORY_MAX.read_text().strip()
+    except OSError:
+        text = ""
+    if text.isdigit():
+        available.append(int(text))
+    if not available:
+        return _FALLBACK_MEMORY_LIMIT
+    return min(available) // 4
+
+
+def format_duration(seconds: float) -> str:
+    """Write a duration in the largest unit that keeps it at least 1 (``"17 min"``)."""
+    for unit, length in (("days", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def format_count(value: int) -> str:
+    """Write an integer exactly up to 15 digits and as ``"4.02e+2567"`` past that.
+
+    Integers of any size work, such as the order ``n!`` of a symmetric group.
+    """
+    if abs(value) < 10**15:
+        return str(value)
+    # math.log10 accepts integers of any size, unlike float().
+    log10 = math.log10(abs(value))
+    exponent = math.floor(log10)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{10 ** (log10 - exponent):.3g}e+{exponent}"
+
+
+def format_bytes(size: int | float) -> str:
+    """Write a byte count with a binary unit, for example ``"8.73 TiB"``."""
+    if size < 1024:
+        return f"{size:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        size = size // 1024 if size >= 2**1000 else size / 1024
+        if size < 1024 or unit == "TiB":
+            break
+    if size >= 10**15:
+        return f"{format_count(int(size))} {unit}"
+    return f"{size:.3g} {unit}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +173,51 @@ class HardFamily(abc.ABC):
         self, num: int, *, member: Any = 0, seed: SeedLike = None
     ) -> dict[str, np.ndarray]:
         """Draw ``num`` inputs and their labels under ``member`` as NumPy arrays."""
+
+    @abc.abstractmethod
+    def sample_memory_bytes(self, num: int) -> int:
+        """Estimate the peak memory, in bytes, of ``sample(num)``."""
+
+    def check_sample_count(self, num: Any, *, name: str = "num") -> int:
+        """Return ``num`` as an int after checking that ``sample(num)`` fits in memory.
+
+        Parameters
+        ----------
+        num : int
+            Requested number of samples, at least 1.
+        name : str, default="num"
+            Parameter name for the error message (``"--num"`` on the command line).
+
+        Raises
+        ------
+        LimitExceededError
+            If the estimate of :meth:`sample_memory_bytes` is above
+            :func:`memory_limit_bytes`. It is raised before anything is allocated.
+        """
+        num = check_int(name, num, low=1)
+        needed = self.sample_memory_bytes(num)
+        limit = memory_limit_bytes()
+        if needed <= limit:
+            return num
+        over = (
+            f"{num} samples of {self.name} need about {format_bytes(needed)} of "
+            f"memory, over the limit of {format_bytes(limit)} (a quarter of the "
+            "memory of this machine)"
+        )
+        if self.sample_memory_bytes(1) > limit:
+            raise LimitExceededError(
+                f"invalid value for '{name}': {over}, and even one sample does not "
+                f"fit; use a smaller {self.size_parameter}"
+            )
+        # The estimate grows linearly in num, so this is the largest count that
+        # fits, up to the rounding of a constant term.
+        largest = max(1, num * limit // needed)
+        while largest > 1 and self.sample_memory_bytes(largest) > limit:
+            largest -= max(1, largest // 100)
+        raise LimitExceededError(
+            f"invalid value for '{name}': {over}; draw at most {largest} samples "
+            "per call and repeat with other seeds"
+        )
 
     @abc.abstractmethod
     def evaluate(

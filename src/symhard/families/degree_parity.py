@@ -49,13 +49,23 @@ from scipy import stats
 
 from symhard._validation import (
     InvalidParameterError,
+    LimitExceededError,
     SeedLike,
     as_generator,
     check_float,
     check_int,
     invalid,
+    missing,
+    value_text,
 )
-from symhard.families.base import CorrelationCertificate, HardFamily, Task
+from symhard.families.base import (
+    CorrelationCertificate,
+    HardFamily,
+    Task,
+    format_bytes,
+    format_duration,
+    memory_limit_bytes,
+)
 from symhard.graph_learners import DenseGIN, make_graph_learner
 
 # Windows up to this size get the bias of every nonempty subset T (2^|W| - 1 of
@@ -65,6 +75,23 @@ EXHAUSTIVE_WINDOW = 16
 SAMPLED_SUBSETS = 1024
 # Confidence of the simultaneous interval on gamma.
 CONFIDENCE = 0.95
+# Largest lambda_min. The largest expected degree count is about sqrt(2 n / pi), so
+# a window needs n of about pi lambda_min^2 / 2, which is 1.6e12 nodes here. Past
+# lambda_min of about 2e9 that n no longer fits the int64 arithmetic of
+# scipy.stats.binom.
+MAX_LAMBDA_MIN = 1e6
+# Adjacency entries checked at once by check_adjacency (16 MiB of uint8 input).
+_CHECK_CHUNK_ENTRIES = 2**24
+# Limit on the adjacency bits (correlation_samples * n^2) sampled to estimate gamma.
+# Sampling ran at 2e8 to 5e8 bits per second on one core of a shared 2-core
+# machine (slower for larger n), so the limit is 1 to 2.5 minutes, an estimate. It
+# admits n=300 with 200,000 graphs and n=547 with the default 100,000.
+MAX_CORRELATION_BITS = 3 * 10**10
+# The slowest sampling rate measured, used only for the time quoted in errors.
+_BITS_PER_SECOND = 2e8
+# Bytes per adjacency entry held at once while sampling a graph: the unpacked
+# bits, their upper triangle and the symmetric result, one uint8 each.
+_SAMPLING_BYTES_PER_ENTRY = 3
 
 # Estimates of gamma, keyed by (n, lambda_min, n_samples, seed).
 _BIAS_CACHE: dict[tuple[int, float, int, int], BiasEstimate] = {}
@@ -113,7 +140,7 @@ class DegreeParity(HardFamily):
         Number of nodes, at least the smallest ``n`` whose degree window is nonempty
         (25 for ``lambda_min=4``).
     lambda_min : float, default=4.0
-        Smallest expected count of a degree in the window, > 0.
+        Smallest expected count of a degree in the window, in (0, 1e6].
     correlation_samples : int, default=100000
         Graphs sampled to estimate ``gamma``.
     correlation_seed : int, default=0
@@ -155,8 +182,13 @@ class DegreeParity(HardFamily):
         correlation_samples: int = 100_000,
         correlation_seed: int = 0,
     ) -> None:
+        self.lambda_min = check_float(
+            "lambda_min", lambda_min, low=0.0, high=MAX_LAMBDA_MIN, low_open=True
+        )
+        if n is None:
+            smallest = smallest_n_with_window(self.lambda_min)
+            raise missing("n", f"an integer >= {smallest}")
         self.n = check_int("n", n, low=2)
-        self.lambda_min = check_float("lambda_min", lambda_min, low=0.0, low_open=True)
         self.correlation_samples = check_int(
             "correlation_samples", correlation_samples, low=1
         )
@@ -200,7 +232,15 @@ class DegreeParity(HardFamily):
     # Correlation ---------------------------------------------------------------
 
     def bias_estimate(self) -> BiasEstimate:
-        """Return the cached Monte Carlo estimate of the largest bias."""
+        """Return the cached Monte Carlo estimate of the largest bias.
+
+        Raises
+        ------
+        LimitExceededError
+            Before sampling, when ``correlation_samples * n^2`` is more than
+            :data:`MAX_CORRELATION_BITS`, or one sampled graph does not fit in
+            :func:`~symhard.families.base.memory_limit_bytes`.
+        """
         key = (
             self.n,
             self.lambda_min,
@@ -208,6 +248,7 @@ class DegreeParity(HardFamily):
             self.correlation_seed,
         )
         if key not in _BIAS_CACHE:
+            self._check_bias_cost()
             _BIAS_CACHE[key] = estimate_max_bias(
                 self.n,
                 self.window,
@@ -215,6 +256,43 @@ class DegreeParity(HardFamily):
                 seed=self.correlation_seed,
             )
         return _BIAS_CACHE[key]
+
+    def _check_bias_cost(self) -> None:
+        n, samples = self.n, self.correlation_samples
+        bits = samples * n * n
+        memory_limit = memory_limit_bytes()
+        graph_bytes = _SAMPLING_BYTES_PER_ENTRY * n * n
+        largest_n_in_memory = math.isqrt(memory_limit // _SAMPLING_BYTES_PER_ENTRY)
+        if bits > MAX_CORRELATION_BITS:
+            largest_n = min(
+                math.isqrt(MAX_CORRELATION_BITS // samples), largest_n_in_memory
+            )
+            fewer_samples = MAX_CORRELATION_BITS // (n * n)
+            can_sample_fewer = fewer_samples >= 1 and graph_bytes <= memory_limit
+            options = []
+            if can_sample_fewer:
+                options.append(
+                    f"correlation_samples <= {fewer_samples} (a wider interval)"
+                )
+            if largest_n >= smallest_n_with_window(self.lambda_min):
+                options.append(f"n <= {largest_n}")
+            name = "correlation_samples" if can_sample_fewer else "n"
+            duration = format_duration(bits / _BITS_PER_SECOND)
+            raise LimitExceededError(
+                f"invalid value for '{name}': estimating gamma from {samples} random "
+                f"graphs on n={n} nodes samples {bits:.3g} adjacency bits (an "
+                f"estimated {duration}), over the limit of "
+                f"{MAX_CORRELATION_BITS:.3g} bits; use "
+                + (" or ".join(options) or "a smaller lambda_min")
+            )
+        if graph_bytes > memory_limit:
+            raise LimitExceededError(
+                f"invalid value for 'n': estimating gamma needs about "
+                f"{format_bytes(graph_bytes)} of memory for each random graph on "
+                f"n={n} nodes, over the limit of {format_bytes(memory_limit)} (a "
+                f"quarter of the memory of this machine); use n <= "
+                f"{largest_n_in_memory}"
+            )
 
     def correlation(self) -> CorrelationCertificate:
         """Return ``gamma`` as the upper end of a simultaneous 95% interval.
@@ -313,10 +391,21 @@ class DegreeParity(HardFamily):
             ``"adj"``: uint8 array of shape (num, n, n), symmetric, zero diagonal.
             ``"y"``: float64 array of shape (num,) with values in {-1, 1}.
         """
-        num = check_int("num", num, low=1)
+        num = self.check_sample_count(num)
         degrees = self.member_degrees(member)
         adj = random_adjacency(num, self.n, as_generator(seed))
         return {"adj": adj, "y": _labels(adj.sum(axis=2), degrees)}
+
+    def sample_memory_bytes(self, num: int) -> int:
+        """Estimate the peak memory of ``sample(num)``.
+
+        :func:`random_adjacency` keeps three uint8 arrays of shape (num, n, n) at
+        once (the bits, their upper triangle and the symmetric result) and the
+        packed random bytes. The degrees, the labels and their temporaries add
+        about ``17 n + 16`` bytes per graph.
+        """
+        n = self.n
+        return num * (3 * n * n + (n * n + 7) // 8 + 17 * n + 16)
 
     def evaluate(
         self, arrays: Mapping[str, np.ndarray], *, member: Any = 1
@@ -474,6 +563,9 @@ def random_adjacency(num: int, n: int, rng: np.random.Generator) -> np.ndarray:
 def check_adjacency(adj: Any, n: int) -> np.ndarray:
     """Return ``adj`` as a uint8 array after checking it is a simple graph on n nodes.
 
+    The checks run on chunks of graphs, so their temporaries stay small however
+    large the batch is. A uint8 input is returned without a copy.
+
     Raises
     ------
     InvalidParameterError
@@ -483,22 +575,38 @@ def check_adjacency(adj: Any, n: int) -> np.ndarray:
     array = np.asarray(adj)
     if array.ndim != 3 or array.shape[1:] != (n, n):
         raise invalid("adj", f"an array of shape (num, {n}, {n})", array.shape)
-    bad = np.argwhere((array != 0) & (array != 1))
+    if array.dtype.kind not in "biuf":
+        raise invalid("adj", "a numeric array of 0/1 entries", array.dtype)
+    step = max(1, _CHECK_CHUNK_ENTRIES // (n * n))
+    for start in range(0, len(array), step):
+        _check_adjacency_chunk(array[start : start + step], start)
+    return array.astype(np.uint8, copy=False)
+
+
+def _check_adjacency_chunk(chunk: np.ndarray, offset: int) -> None:
+    """Check graphs ``offset, offset + 1, ...`` of a batch, held in ``chunk``."""
+    bad = np.argwhere((chunk != 0) & (chunk != 1))
     if len(bad):
-        raise _adjacency_error("entries 0 or 1", array, tuple(bad[0]))
-    bad = np.argwhere(array != array.transpose(0, 2, 1))
+        graph, row, column = (int(i) for i in bad[0])
+        raise _adjacency_error(
+            "entries 0 or 1", chunk, (graph, row, column), offset=offset
+        )
+    bad = np.argwhere(chunk != chunk.transpose(0, 2, 1))
     if len(bad):
         graph, row, column = (int(i) for i in bad[0])
         raise InvalidParameterError(
             "invalid value for 'adj': expected a symmetric matrix, got "
-            f"adj[{graph}, {row}, {column}] = {array[graph, row, column]!r} but "
-            f"adj[{graph}, {column}, {row}] = {array[graph, column, row]!r}"
+            f"adj[{graph + offset}, {row}, {column}] = "
+            f"{value_text(chunk[graph, row, column])} but "
+            f"adj[{graph + offset}, {column}, {row}] = "
+            f"{value_text(chunk[graph, column, row])}"
         )
-    bad = np.argwhere(np.diagonal(array, axis1=1, axis2=2) != 0)
+    bad = np.argwhere(np.diagonal(chunk, axis1=1, axis2=2) != 0)
     if len(bad):
-        graph, node = bad[0]
-        raise _adjacency_error("a zero diagonal", array, (graph, node, node))
-    return array.astype(np.uint8)
+        graph, node = (int(i) for i in bad[0])
+        raise _adjacency_error(
+            "a zero diagonal", chunk, (graph, node, node), offset=offset
+        )
 
 
 def estimate_max_bias(
@@ -635,10 +743,10 @@ def _set_indicator_units(
 
 
 def _adjacency_error(
-    expected: str, array: np.ndarray, index: tuple[int, ...]
+    expected: str, chunk: np.ndarray, index: tuple[int, int, int], *, offset: int
 ) -> InvalidParameterError:
-    position = ", ".join(str(int(i)) for i in index)
+    graph, row, column = index
     return InvalidParameterError(
-        f"invalid value for 'adj': expected {expected}, got adj[{position}] = "
-        f"{array[index]!r}"
+        f"invalid value for 'adj': expected {expected}, got "
+        f"adj[{graph + offset}, {row}, {column}] = {value_text(chunk[index])}"
     )

@@ -285,7 +285,7 @@ class InvariantMonomial(SubsetOrbitFamily):
 
         Both arrays are float64; the same ``seed`` gives the same bytes.
         """
-        num = check_int("num", num, low=1)
+        num = self.check_sample_count(num)
         polynomial = self.member_polynomial(member)
         rng = as_generator(seed)
         x = rng.standard_normal((num, self.n))

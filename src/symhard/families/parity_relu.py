@@ -20,7 +20,6 @@ learning under symmetries*, ICLR 2024.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from symhard._validation import (
+    InvalidParameterError,
     LimitExceededError,
     SeedLike,
     as_generator,
@@ -41,13 +41,28 @@ from symhard.families.base import CorrelationCertificate, Task
 from symhard.families.subset_orbits import SubsetOrbitFamily
 from symhard.groups import PermutationGroup
 from symhard.learners import CircularCNN, GroupAveragedMLP
-from symhard.ridge import ACTIVATIONS, RidgeSum, activation_torch
+from symhard.ridge import (
+    ACTIVATIONS,
+    KERNEL_RELATIVE_ERROR,
+    RidgeSum,
+    activation_torch,
+    unit_kernel,
+)
 
 # Activations whose odd part is linear (sigma(t) - sigma(-t) = t): the parity
 # cancels it for every odd k >= 3.
 _ODD_PART_LINEAR = ("relu", "gelu", "softplus")
 # Activations whose even part is constant: the parity cancels it for every even k.
 _EVEN_PART_CONSTANT = ("tanh", "sigmoid")
+# The norm of f_S is an alternating sum of k + 1 kernel terms that grow much faster
+# than the result, so the kernel's relative error (KERNEL_RELATIVE_ERROR) is
+# amplified by (sum of |terms|) / |sum|. The norm is computed only while that bound
+# stays below this value: k <= 22 for ReLU, 3 for tanh, 7 for sigmoid, 12 for
+# GELU and 6 for softplus.
+_NORM_RELATIVE_ERROR = 1e-6
+# Past this k the binomial coefficients overflow float64, and the bound above fails
+# long before.
+_MAX_NORM_K = 64
 
 
 class ParityReLU(SubsetOrbitFamily):
@@ -123,8 +138,37 @@ class ParityReLU(SubsetOrbitFamily):
 
     @cached_property
     def base_norm_sq(self) -> float:
-        """Exact :math:`\\|f_S\\|^2` before normalization (the same for every S)."""
-        return self._base_ridge().norm_sq()
+        """Exact :math:`\\|f_S\\|^2` before normalization (the same for every S).
+
+        Two sign patterns at Hamming distance ``h`` have
+        :math:`\\prod w \\prod w' = (-1)^h` and cosine :math:`1 - 2h/k`, and
+        :math:`2^k \\binom{k}{h}` ordered pairs are at that distance, so
+        :math:`\\|f_S\\|^2 = 2^k \\sum_h (-1)^h \\binom{k}{h} \\kappa(1 - 2h/k)`:
+        ``k + 1`` kernel values in place of :math:`4^k`.
+
+        Raises
+        ------
+        LimitExceededError
+            Naming ``k`` when the kernel's error, amplified by that alternating
+            sum, could reach a relative error of 1e-6 (past k = 22 for ReLU).
+        """
+        bound = _norm_error_bound(self.k, self.activation)
+        if bound > _NORM_RELATIVE_ERROR:
+            largest = _largest_k_with_exact_norm(self.k, self.activation)
+            advice = f"use k <= {largest}" if largest else "use a smaller k"
+            if math.isfinite(bound):
+                problem = (
+                    f"whose float64 error could reach {bound:.2g} of the result, "
+                    f"over the {_NORM_RELATIVE_ERROR:g} allowed"
+                )
+            else:
+                problem = "too large for float64"
+            raise LimitExceededError(
+                f"invalid value for 'k': the exact norm of f_S at k={self.k} is an "
+                f"alternating sum of {self.k + 1} kernel terms {problem}; {advice} "
+                f"with activation={self.activation}"
+            )
+        return float(2**self.k * _hamming_terms(self.k, self.activation).sum())
 
     def correlation(self) -> CorrelationCertificate:
         return CorrelationCertificate(
@@ -162,7 +206,7 @@ class ParityReLU(SubsetOrbitFamily):
 
         Both arrays are float64; the same ``seed`` gives the same bytes.
         """
-        num = check_int("num", num, low=1)
+        num = self.check_sample_count(num)
         rng = as_generator(seed)
         x = rng.standard_normal((num, self.n))
         return {"x": x, "y": self.evaluate({"x": x}, member=member)}
@@ -199,6 +243,7 @@ class ParityReLU(SubsetOrbitFamily):
         a one-hidden-layer :class:`~symhard.learners.GroupAveragedMLP`.
         """
         subset = self.member_subset(member)
+        self._check_teacher_memory()
         signs = _sign_patterns(self.k)
         first_layer = torch.zeros(len(signs), self.n, dtype=torch.float64)
         first_layer[:, list(subset)] = torch.as_tensor(signs) / math.sqrt(self.k)
@@ -246,16 +291,22 @@ class ParityReLU(SubsetOrbitFamily):
 
     # Internals -------------------------------------------------------------------
 
-    def _base_ridge(self) -> RidgeSum:
-        signs = _sign_patterns(self.k)
-        return RidgeSum(
-            signs / math.sqrt(self.k), signs.prod(axis=1).astype(float), self.activation
-        )
-
     def _scale(self, orbit_size: int) -> float:
         # The orbit average of orthogonal f_S' has squared norm base_norm_sq / |O|;
         # dividing by |O| (the average) and by that norm gives unit norm.
         return 1.0 / (orbit_size * math.sqrt(self.base_norm_sq / orbit_size))
+
+    def _check_teacher_memory(self) -> None:
+        # The sign patterns (2^k, k), the first layer (2^k, n) and the model's copy
+        # of it, all float64.
+        memory_mb = 2**self.k * (self.k + 2 * self.n) * 8 / 2**20
+        if memory_mb > self.memory_limit_mb:
+            raise LimitExceededError(
+                f"invalid value for 'memory_limit_mb': the teacher needs about "
+                f"{memory_mb:.0f} MiB for {2**self.k} hidden units on n={self.n}, "
+                f"over the limit of {self.memory_limit_mb} MiB; raise "
+                "memory_limit_mb, or use a smaller k"
+            )
 
     def _orbit(self, subset: tuple[int, ...]) -> np.ndarray:
         orbit_size = self.group.orbit_size(subset)
@@ -316,5 +367,44 @@ def _reject_zero_function(k: int, activation: str) -> None:
 
 
 def _sign_patterns(k: int) -> np.ndarray:
-    """All of :math:`\\{-1, 1\\}^k` as a float array of shape (2^k, k)."""
-    return np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
+    """All of :math:`\\{-1, 1\\}^k` as a float array of shape (2^k, k).
+
+    Row ``r`` has ``+1`` where the binary digits of ``r`` (most significant first)
+    are 1, the order of ``itertools.product((-1, 1), repeat=k)``.
+    """
+    bits = (np.arange(2**k)[:, None] >> np.arange(k - 1, -1, -1)) & 1
+    return 2.0 * bits - 1.0
+
+
+def _hamming_terms(k: int, activation: str) -> np.ndarray:
+    """Return :math:`(-1)^h \\binom{k}{h} \\kappa(1 - 2h/k)` for ``h = 0..k``."""
+    distances = np.arange(k + 1)
+    binomials = np.array([math.comb(k, h) for h in range(k + 1)], dtype=np.float64)
+    kernel = unit_kernel(activation, 1.0 - 2.0 * distances / k)
+    return (-1.0) ** distances * binomials * kernel
+
+
+def _norm_error_bound(k: int, activation: str) -> float:
+    """Bound the relative error of the norm from the kernel's relative error.
+
+    The bound is ``sum |terms| / |sum of terms|`` times the kernel's error, and
+    infinite past ``k = 64``, where the terms overflow float64.
+    """
+    if k > _MAX_NORM_K:
+        return math.inf
+    terms = _hamming_terms(k, activation)
+    with np.errstate(divide="ignore"):
+        ratio = float(np.abs(terms).sum() / abs(terms.sum()))
+    return ratio * KERNEL_RELATIVE_ERROR[activation]
+
+
+def _largest_k_with_exact_norm(k: int, activation: str) -> int | None:
+    """Return the largest allowed ``k' <= k`` whose norm passes the error bound."""
+    for candidate in range(min(k, _MAX_NORM_K), 0, -1):
+        try:
+            _reject_zero_function(candidate, activation)
+        except InvalidParameterError:
+            continue
+        if _norm_error_bound(candidate, activation) <= _NORM_RELATIVE_ERROR:
+            return candidate
+    return None

@@ -71,6 +71,14 @@ class SubsetOrbitFamily(HardFamily):
         subset = self.member_subset(member)
         return {"subset": list(subset), "orbit_size": self.group.orbit_size(subset)}
 
+    def sample_memory_bytes(self, num: int) -> int:
+        """Estimate ``sample(num)``: ``x`` (num, n) and ``y`` (num,) in float64.
+
+        Labels are computed in chunks of bounded size and then joined, which adds
+        one more copy of ``y``.
+        """
+        return 8 * num * (self.n + 2)
+
     def random_member(self, rng: np.random.Generator) -> tuple[int, ...]:
         """Draw a uniformly random ``k``-subset; its orbit is the member."""
         subset = np.sort(rng.choice(self.n, size=self.k, replace=False))

@@ -66,14 +66,24 @@ from symhard._validation import (
     check_float,
     check_int,
     invalid,
+    missing,
+    value_text,
 )
-from symhard.families.base import CorrelationCertificate, HardFamily, Task
+from symhard.families.base import (
+    CorrelationCertificate,
+    HardFamily,
+    Task,
+    format_bytes,
+    format_count,
+    format_duration,
+)
 from symhard.families.subset_orbits import parse_shape
 from symhard.gram import (
     FrameTemplate,
     GramCertificate,
     exact_gram_certificate,
     exact_inner_products,
+    gram_kernel_evaluations,
 )
 from symhard.groups import GROUP_NAMES, PermutationGroup, make_group, trivial
 from symhard.learners import MLP, CircularCNN, GroupAveragedMLP, make_learner
@@ -82,6 +92,10 @@ LIFTS = ("none", "gnn", "group")
 GRAPHS = ("empty", "cycle", "erdos-renyi")
 
 _DEFAULT_EDGE_PROBABILITY = 0.3
+# Kernel evaluations per second of the exact Gram certificate, the slowest rate
+# measured (2e7 to 9e7 on one core of a shared 2-core machine, an estimate). It
+# only turns a count into the time quoted in error messages.
+_KERNEL_EVALUATIONS_PER_SECOND = 2e7
 # Groups given by name. "generated" needs generators, which only a
 # PermutationGroup passed from Python can carry.
 _NAMED_GROUPS = tuple(name for name in GROUP_NAMES if name != "generated")
@@ -199,6 +213,10 @@ class SubspaceReLU(HardFamily):
         Limit, in MiB, on the estimated memory of the frames and the graph or
         group tables, and separately on the working memory of the exact Gram
         computation.
+    max_kernel_evaluations : int, default=1_000_000_000
+        Limit on the kernel evaluations of the exact ``gamma`` over all pairs of
+        planes (:func:`~symhard.gram.gram_kernel_evaluations`). The default is
+        about 10 to 50 seconds on one core, an estimate.
 
     Examples
     --------
@@ -226,6 +244,7 @@ class SubspaceReLU(HardFamily):
         "group": None,
         "shape": None,
         "memory_limit_mb": 1024,
+        "max_kernel_evaluations": 1_000_000_000,
     }
 
     def __init__(
@@ -244,6 +263,7 @@ class SubspaceReLU(HardFamily):
         group: str | PermutationGroup | None = None,
         shape: str | None = None,
         memory_limit_mb: int = 1024,
+        max_kernel_evaluations: int = 1_000_000_000,
     ) -> None:
         self.d = check_int("d", d, low=2)
         self.m = _check_m(m)
@@ -251,6 +271,9 @@ class SubspaceReLU(HardFamily):
         self.seed = check_int("seed", seed, low=0)
         self.lift = check_choice("lift", lift, LIFTS)
         self.memory_limit_mb = check_int("memory_limit_mb", memory_limit_mb, low=1)
+        self.max_kernel_evaluations = check_int(
+            "max_kernel_evaluations", max_kernel_evaluations, low=1
+        )
         lift_parameters = {
             "n": n,
             "graph": graph,
@@ -266,7 +289,12 @@ class SubspaceReLU(HardFamily):
         self.group: PermutationGroup | None = None
         if self.lift == "gnn":
             self.adjacency, self.graph = _build_graph(
-                n, graph, graph_seed, edge_prob, adjacency
+                n,
+                graph,
+                graph_seed,
+                edge_prob,
+                adjacency,
+                memory_limit_mb=self.memory_limit_mb,
             )
         elif self.lift == "group":
             self.group = _build_group(group, self.d, shape)
@@ -362,8 +390,16 @@ class SubspaceReLU(HardFamily):
         return norms
 
     def gram_certificate(self) -> GramCertificate:
-        """Return the exact Gram certificate over all pairs of planes (cached)."""
+        """Return the exact Gram certificate over all pairs of planes (cached).
+
+        Raises
+        ------
+        LimitExceededError
+            Naming ``planes`` when the kernel evaluations over all pairs are more
+            than ``max_kernel_evaluations``, before any of them runs.
+        """
         if not hasattr(self, "_gram_certificate"):
+            self._check_gram_cost()
             self._gram_certificate = exact_gram_certificate(
                 self.frames, self.template, memory_limit_mb=self.memory_limit_mb
             )
@@ -428,7 +464,7 @@ class SubspaceReLU(HardFamily):
         learners), and ``y`` of shape (num,). The same ``seed`` gives the same
         bytes.
         """
-        num = check_int("num", num, low=1)
+        num = self.check_sample_count(num)
         index = self.member_index(member)
         rng = as_generator(seed)
         arrays = {"x": rng.standard_normal((num, *self.input_shape()))}
@@ -436,6 +472,17 @@ class SubspaceReLU(HardFamily):
             arrays["adj"] = np.repeat(self.adjacency[None], num, axis=0)
         arrays["y"] = self.evaluate(arrays, member=index)
         return arrays
+
+    def sample_memory_bytes(self, num: int) -> int:
+        """Estimate ``sample(num)``: ``x``, ``adj`` for ``gnn`` and ``y`` in float64.
+
+        The check that ``adj`` repeats the family's graph adds one byte per entry,
+        and joining the chunks of labels adds one more copy of ``y``.
+        """
+        per_sample = 8 * math.prod(self.input_shape()) + 16
+        if self.adjacency is not None:
+            per_sample += 9 * self.n_nodes**2
+        return num * per_sample
 
     def evaluate(
         self, arrays: Mapping[str, np.ndarray], *, member: int = 0
@@ -597,6 +644,25 @@ class SubspaceReLU(HardFamily):
                 "a different graph",
             )
 
+    def _check_gram_cost(self) -> None:
+        evaluations = gram_kernel_evaluations(self.template, self.planes)
+        limit = self.max_kernel_evaluations
+        if evaluations <= limit:
+            return
+        # Largest number of planes within the limit: the count is quadratic.
+        per_pair = gram_kernel_evaluations(self.template, 2)
+        largest = math.isqrt(2 * limit // per_pair) + 1
+        while largest > 1 and gram_kernel_evaluations(self.template, largest) > limit:
+            largest -= 1
+        duration = format_duration(evaluations / _KERNEL_EVALUATIONS_PER_SECOND)
+        raise LimitExceededError(
+            f"invalid value for 'planes': the exact gamma over all "
+            f"{self.planes * (self.planes - 1) // 2} pairs of {self.planes} planes "
+            f"needs {evaluations:.3g} kernel evaluations (an estimated "
+            f"{duration}), over the limit max_kernel_evaluations={limit}; "
+            f"use planes <= {largest}, or raise max_kernel_evaluations"
+        )
+
     def _check_memory(self) -> None:
         # Per plane: 2 frame columns, m even-part columns and 1 linear column.
         needed = 8 * self.planes * self.d * (2 + self.m + 1)
@@ -606,11 +672,11 @@ class SubspaceReLU(HardFamily):
             parts.append(f"a graph on {self.n_nodes} nodes")
         if self.group is not None:
             needed += 8 * self.group.order * self.d * (1 + 2 * self.m)
-            parts.append(f"{self.group.order} group elements")
+            parts.append(f"{format_count(self.group.order)} group elements")
         if needed > self.memory_limit_mb * 2**20:
             raise LimitExceededError(
                 f"invalid value for 'memory_limit_mb': {', '.join(parts)} need about "
-                f"{needed / 2**20:.0f} MiB, over the limit of {self.memory_limit_mb} "
+                f"{format_bytes(needed)}, over the limit of {self.memory_limit_mb} "
                 "MiB; raise memory_limit_mb or use fewer planes, a smaller d or a "
                 "smaller graph or group"
             )
@@ -637,9 +703,18 @@ def _reject_foreign_parameters(lift: str, lift_parameters: Mapping[str, Any]) ->
 
 
 def _build_graph(
-    n: Any, graph: Any, graph_seed: Any, edge_prob: Any, adjacency: Any
+    n: Any,
+    graph: Any,
+    graph_seed: Any,
+    edge_prob: Any,
+    adjacency: Any,
+    *,
+    memory_limit_mb: int,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return the adjacency matrix and its JSON-ready description."""
+    """Return the adjacency matrix and its JSON-ready description.
+
+    A generated graph is checked against ``memory_limit_mb`` before it is built.
+    """
     if adjacency is not None:
         if graph is not None:
             raise invalid("graph", "no value when adjacency is given", graph)
@@ -655,9 +730,10 @@ def _build_graph(
             if value is not None:
                 raise invalid(name, "no value unless graph=erdos-renyi", value)
     if n is None:
-        raise invalid("n", f"the number of nodes (n=...) for graph={graph}", None)
+        raise missing("n", f"the number of nodes for graph={graph}")
     low = 3 if graph == "cycle" else 1
     n = check_int("n", n, low=low)
+    _check_graph_memory(n, memory_limit_mb)
     description: dict[str, Any] = {"n": n, "graph": graph}
     matrix = np.zeros((n, n))
     if graph == "cycle":
@@ -673,6 +749,20 @@ def _build_graph(
         description.update(graph_seed=seed, edge_prob=probability)
     matrix.setflags(write=False)
     return matrix, description
+
+
+def _check_graph_memory(n: int, memory_limit_mb: int) -> None:
+    # The adjacency, the aggregation and the node cosines are n x n float64 arrays,
+    # as in SubspaceReLU._check_memory. Building an Erdos-Renyi graph adds a fourth.
+    needed = 8 * 4 * n * n
+    if needed > memory_limit_mb * 2**20:
+        largest = math.isqrt(memory_limit_mb * 2**20 // 32)
+        raise LimitExceededError(
+            f"invalid value for 'n': a graph on {n} nodes needs about "
+            f"{format_bytes(needed)} for its n x n float64 arrays, over the limit "
+            f"memory_limit_mb={memory_limit_mb}; use n <= {largest} or raise "
+            "memory_limit_mb"
+        )
 
 
 def _load_adjacency(source: Any) -> tuple[np.ndarray, str]:
@@ -705,7 +795,9 @@ def _check_adjacency(matrix: Any) -> np.ndarray:
     if len(bad):
         i, j = bad[0]
         raise invalid(
-            "adjacency", "entries 0 or 1", f"entry ({i}, {j}) = {matrix[i, j]!r}"
+            "adjacency",
+            "entries 0 or 1",
+            f"entry ({i}, {j}) = {value_text(matrix[i, j])}",
         )
     asymmetric = np.argwhere(matrix != matrix.T)
     if len(asymmetric):
