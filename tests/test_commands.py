@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 
 from symhard import commands
 from symhard.cli import main
-from symhard.families import base
+from symhard.families import base, make_family
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -262,3 +263,116 @@ def test_save_npz_fixed_timestamp(tmp_path):
     commands.save_npz(tmp_path / "a.npz", {"x": np.zeros(2)})
     with zipfile.ZipFile(tmp_path / "a.npz") as archive:
         assert archive.getinfo("x.npy").date_time == (1980, 1, 1, 0, 0, 0)
+
+
+# Groups given by generators -----------------------------------------------------
+
+# Two 4-cycles on the halves of 8 points: a group of order 16, not transitive.
+TWO_CYCLES = "1,2,3,0,4,5,6,7/0,1,2,3,5,6,7,4"
+
+
+def brute_force_orbits(generators: list[list[int]], k: int) -> int:
+    """Count orbits of k-subsets by closing each subset under the generators."""
+    n = len(generators[0])
+    seen: set[tuple[int, ...]] = set()
+    orbits = 0
+    for subset in itertools.combinations(range(n), k):
+        if subset in seen:
+            continue
+        orbits += 1
+        frontier = [subset]
+        seen.add(subset)
+        while frontier:
+            current = frontier.pop()
+            for perm in generators:
+                image = tuple(sorted(perm[i] for i in current))
+                if image not in seen:
+                    seen.add(image)
+                    frontier.append(image)
+    return orbits
+
+
+def test_groups_orbits_generated_from_string(capsys):
+    status, out, _ = run_cli(
+        capsys,
+        "groups",
+        "orbits",
+        "group=generated",
+        f"generators={TWO_CYCLES}",
+        "k=3",
+        "--json",
+    )
+    data = json.loads(out)
+    rows = [[int(i) for i in row.split(",")] for row in TWO_CYCLES.split("/")]
+    assert status == 0
+    assert data["n"] == 8
+    assert data["order"] == 16
+    assert data["orbits"] == brute_force_orbits(rows, 3)
+
+
+def test_groups_orbits_generated_needs_generators(capsys):
+    status, _, err = run_cli(capsys, "groups", "orbits", "group=generated", "k=1")
+    assert status == 2
+    assert "missing value for 'generators'" in error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("generators", "message"),
+    [
+        ("1,2,x", "images separated by commas"),
+        ("1,2,3,0/0,1,2", "permutation of range(4)"),
+        ("1,1,0", "permutation of range(3)"),
+    ],
+)
+def test_generators_bad_string_is_error(capsys, generators, message):
+    status, _, err = run_cli(
+        capsys,
+        "groups",
+        "orbits",
+        "group=generated",
+        f"generators={generators}",
+        "k=1",
+    )
+    line = error_line(err)
+    assert status == 2
+    assert "'generators'" in line
+    assert message in line
+
+
+def test_info_params_rebuild_generated_group(capsys):
+    status, out, _ = run_cli(
+        capsys,
+        "info",
+        "invariant-monomial",
+        "n=8",
+        "k=3",
+        "group=generated",
+        f"generators={TWO_CYCLES}",
+        "--json",
+    )
+    data = json.loads(out)
+    rebuilt = make_family("invariant-monomial", data["params"])
+    assert status == 0
+    assert data["params"]["generators"] == TWO_CYCLES
+    assert rebuilt.group.order == 16
+    assert rebuilt.family_size == data["family_size"]
+
+
+def test_sq_learn_generated_group_exact(capsys):
+    status, out, _ = run_cli(
+        capsys,
+        "sq-learn",
+        "invariant-monomial",
+        "n=8",
+        "k=3",
+        "group=generated",
+        f"generators={TWO_CYCLES}",
+        "member=0,1,5",
+        "--oracle",
+        "exact",
+        "--json",
+    )
+    data = json.loads(out)
+    assert status == 0
+    assert data["exact"] is True
+    assert data["recovered"] == data["true"]

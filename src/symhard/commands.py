@@ -158,7 +158,7 @@ def _groups_orbits(args: argparse.Namespace) -> int:
     from symhard.groups import GROUP_NAMES, make_group
 
     params = parse_key_values(args.params)
-    known = {"group", "n", "k", "shape"}
+    known = {"group", "n", "k", "shape", "generators"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise invalid("parameter", "one of " + ", ".join(sorted(known)), unknown[0])
@@ -169,11 +169,14 @@ def _groups_orbits(args: argparse.Namespace) -> int:
         from symhard.families.subset_orbits import parse_shape
 
         shape = parse_shape(params["shape"])
-    if "n" in params or shape is None:
+    if "n" in params or (shape is None and params["group"] != "generated"):
         n = check_int("n", params.get("n"), low=1)
     else:
-        n = shape[0] * shape[1]
-    group = make_group(params["group"], n, shape=shape)
+        n = None  # taken from the grid or the generators
+    group = make_group(
+        params["group"], n, shape=shape, generators=params.get("generators")
+    )
+    n = group.n
     k = check_int("k", params.get("k"), low=0, high=n, high_text=f"n={n}")
     data = {
         "group": group.name,
@@ -264,7 +267,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     orbits = group_commands.add_parser(
         "orbits", help="number of orbits of k-subsets (Burnside)"
     )
-    orbits.add_argument("params", nargs="*", help="group=NAME n=N k=K [shape=AxB]")
+    orbits.add_argument(
+        "params",
+        nargs="*",
+        help="group=NAME n=N k=K [shape=AxB] [generators=1,2,0/0,2,1]",
+    )
     orbits.add_argument("--json", action="store_true", help="print JSON")
     orbits.set_defaults(handler=_groups_orbits)
 

@@ -678,8 +678,10 @@ def generated(
 
     Parameters
     ----------
-    generators : array-like of int
-        One or more permutations of ``range(n)``, shape ``(r, n)``, ``n >= 1``.
+    generators : array-like of int or str
+        One or more permutations of ``range(n)``, shape ``(r, n)``, ``n >= 1``. A
+        string lists the images of each permutation separated by commas and the
+        permutations by ``/``: ``"1,2,0,3/0,1,3,2"``.
     max_order : int, default=100_000
         Largest group order that is enumerated.
 
@@ -866,7 +868,19 @@ def _as_subset(subset: Iterable[int], n: int) -> np.ndarray:
 
 
 def _as_generator_rows(generators: Any) -> np.ndarray:
-    allowed = "one or more permutations of range(n) with the same n >= 1"
+    allowed = (
+        "one or more permutations of range(n) with the same n >= 1, on the "
+        "command line as images separated by commas and permutations by '/' "
+        "(1,2,0,3/0,1,3,2)"
+    )
+    if isinstance(generators, str):
+        try:
+            generators = [
+                [int(image) for image in row.split(",")]
+                for row in generators.split("/")
+            ]
+        except ValueError:
+            raise invalid("generators", allowed, generators) from None
     if isinstance(generators, torch.Tensor):
         generators = generators.detach().cpu().numpy()
     if isinstance(generators, np.ndarray):

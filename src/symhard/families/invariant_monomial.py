@@ -217,6 +217,9 @@ class InvariantMonomial(SubsetOrbitFamily):
         A name from ``GROUP_NAMES`` or a group acting on ``n`` points.
     shape : str or None, default=None
         Grid ``"AxB"`` for ``group="torus"`` (``A * B = n``).
+    generators : str, array-like of int or None, default=None
+        Permutations of ``range(n)`` for ``group="generated"``, for example
+        ``"1,2,3,0,4,5/0,1,2,3,5,4"`` (see :func:`symhard.groups.generated`).
 
     Examples
     --------
@@ -230,7 +233,13 @@ class InvariantMonomial(SubsetOrbitFamily):
     name = "invariant-monomial"
     size_parameter = "n"
     required_parameters = ("n", "k")
-    parameters = {"n": None, "k": None, "group": "cyclic", "shape": None}
+    parameters = {
+        "n": None,
+        "k": None,
+        "group": "cyclic",
+        "shape": None,
+        "generators": None,
+    }
 
     def __init__(
         self,
@@ -239,17 +248,18 @@ class InvariantMonomial(SubsetOrbitFamily):
         *,
         group: str | PermutationGroup = "cyclic",
         shape: str | None = None,
+        generators: str | Sequence[Sequence[int]] | None = None,
     ) -> None:
         self.n = check_int("n", n, low=1)
         self.k = check_int("k", k, low=1, high=self.n, high_text=f"n={self.n}")
-        self._set_group(group, shape)
+        self._set_group(group, shape, generators)
 
     def __repr__(self) -> str:
         return f"InvariantMonomial(n={self.n}, k={self.k}, group={self.group.name!r})"
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"n": self.n, "k": self.k, "group": self.group.name}
+        return {"n": self.n, "k": self.k, **self._group_params()}
 
     @cached_property
     def max_orbit_size(self) -> int:

@@ -80,6 +80,9 @@ class ParityReLU(SubsetOrbitFamily):
         One of ``ACTIVATIONS``.
     shape : str or None, default=None
         Grid ``"AxB"`` for ``group="torus"`` (``A * B = n``).
+    generators : str, array-like of int or None, default=None
+        Permutations of ``range(n)`` for ``group="generated"``, for example
+        ``"1,2,3,0,4,5/0,1,2,3,5,4"`` (see :func:`symhard.groups.generated`).
     memory_limit_mb : int, default=2048
         Largest memory, in MiB, that the ridge weights of one member may take.
 
@@ -101,6 +104,7 @@ class ParityReLU(SubsetOrbitFamily):
         "group": "cyclic",
         "activation": "relu",
         "shape": None,
+        "generators": None,
         "memory_limit_mb": 2048,
     }
 
@@ -112,6 +116,7 @@ class ParityReLU(SubsetOrbitFamily):
         group: str | PermutationGroup = "cyclic",
         activation: str = "relu",
         shape: str | None = None,
+        generators: str | Sequence[Sequence[int]] | None = None,
         memory_limit_mb: int = 2048,
     ) -> None:
         self.n = check_int("n", n, low=1)
@@ -119,7 +124,7 @@ class ParityReLU(SubsetOrbitFamily):
         self.activation = check_choice("activation", activation, ACTIVATIONS)
         _reject_zero_function(self.k, self.activation)
         self.memory_limit_mb = check_int("memory_limit_mb", memory_limit_mb, low=1)
-        self._set_group(group, shape)
+        self._set_group(group, shape, generators)
 
     def __repr__(self) -> str:
         return (
@@ -132,7 +137,7 @@ class ParityReLU(SubsetOrbitFamily):
         return {
             "n": self.n,
             "k": self.k,
-            "group": self.group.name,
+            **self._group_params(),
             "activation": self.activation,
         }
 

@@ -40,14 +40,32 @@ class SubsetOrbitFamily(HardFamily):
     k: int
     group: PermutationGroup
 
-    def _set_group(self, group: str | PermutationGroup, shape: str | None) -> None:
+    def _group_params(self) -> dict[str, str]:
+        """Return the parameters that rebuild ``self.group`` from strings."""
+        params = {"group": self.group.name}
+        if self.group.shape is not None:
+            params["shape"] = "x".join(str(side) for side in self.group.shape)
+        if self.group.name == "generated":
+            params["generators"] = "/".join(
+                ",".join(str(image) for image in row) for row in self.group.generators
+            )
+        return params
+
+    def _set_group(
+        self,
+        group: str | PermutationGroup,
+        shape: str | None,
+        generators: str | Sequence[Sequence[int]] | None = None,
+    ) -> None:
         if isinstance(group, PermutationGroup):
             if group.n != self.n:
                 raise invalid("group", f"a group acting on n={self.n} points", group)
             self.group = group
         else:
             check_choice("group", group, GROUP_NAMES)
-            self.group = make_group(group, self.n, shape=parse_shape(shape))
+            self.group = make_group(
+                group, self.n, shape=parse_shape(shape), generators=generators
+            )
 
     @cached_property
     def family_size(self) -> int:
