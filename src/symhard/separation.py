@@ -661,12 +661,15 @@ def separation_section(run_dir: Path, *, profile: str, seed: int) -> ReportSecti
             "from N samples only where m exceeds N.",
             f"Gradient learners: {gradient_text}. Profile '{profile}', seed {seed}.",
             "Findings from this run:\n\n" + separation_findings(rows),
-            "Reading: under C_n the SQ learner's thresholds are 1/(2n), so its "
-            "samples grow like a power of n that does not depend on k, while m "
-            "grows like n^(k-1)/k!. Where m < N the CSQ bound is below one query "
-            "and forbids nothing, so a learner given the group may learn there; "
-            "it forbids CSQ learners, the group-averaged MLP included, only where "
-            "m exceeds N.",
+            "Reading: under C_n the y^2 queries of the SQ learner have thresholds "
+            "1/(2n) and the last step 1/(2 sqrt(n)). Under a transitive group "
+            "every coordinate lies in some member of the orbit, so the first step "
+            "cannot pick a wrong one, and the samples should grow like n for "
+            "k = 2 and like n^2 for k >= 3 (times a factor that grows with k), "
+            "while m grows like n^(k-1)/k!. Where m < N the CSQ bound is below one "
+            "query and forbids nothing, so a learner given the group may learn "
+            "there. The bound forbids CSQ learners, the group-averaged MLP "
+            "included, only where m exceeds N.",
             separation_markdown(rows),
             f"The experiment took {seconds:.1f} s.",
         ]
