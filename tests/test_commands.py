@@ -204,9 +204,18 @@ def adjacency_file(tmp_path, adj: np.ndarray) -> str:
     return str(path)
 
 
-def test_evaluate_adjacency_entry_plain(capsys, tmp_path):
+@pytest.mark.parametrize(
+    ("entries", "ending"),
+    [
+        ([(1, 3, 4, 2), (1, 4, 3, 2)], "expected entries 0 or 1, got adj[1, 3, 4] = 2"),
+        ([(0, 5, 6, 1)], "got adj[0, 5, 6] = 1 but adj[0, 6, 5] = 0"),
+    ],
+    ids=["entry-2", "asymmetric"],
+)
+def test_evaluate_bad_adjacency_plain(capsys, tmp_path, entries, ending):
     adj = np.zeros((2, 30, 30), dtype=np.uint8)
-    adj[1, 3, 4] = adj[1, 4, 3] = 2
+    for graph, row, column, value in entries:
+        adj[graph, row, column] = value
     status, _, err = run_cli(
         capsys,
         "evaluate",
@@ -219,25 +228,7 @@ def test_evaluate_adjacency_entry_plain(capsys, tmp_path):
     )
     line = error_line(err)
     assert status == 2
-    assert line.endswith("expected entries 0 or 1, got adj[1, 3, 4] = 2")
-
-
-def test_evaluate_asymmetric_adjacency_plain(capsys, tmp_path):
-    adj = np.zeros((2, 30, 30), dtype=np.uint8)
-    adj[0, 5, 6] = 1
-    status, _, err = run_cli(
-        capsys,
-        "evaluate",
-        "degree-parity",
-        "n=30",
-        "--input",
-        adjacency_file(tmp_path, adj),
-        "--out",
-        str(tmp_path / "y.npz"),
-    )
-    line = error_line(err)
-    assert status == 2
-    assert line.endswith("got adj[0, 5, 6] = 1 but adj[0, 6, 5] = 0")
+    assert line.endswith(ending)
 
 
 # Output files ------------------------------------------------------------------------
