@@ -293,6 +293,18 @@ def test_reproduce_rejects_unknown_profile(tmp_path):
         reproduce(tmp_path, profile="huge")
 
 
+@pytest.mark.usefixtures("run")  # for the tiny profile and its sections
+def test_cli_reproduce_no_progress_bar(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["reproduce", "--profile", "tiny", "--out", str(out), "--workers", "1"]
+    status = main([*argv, "--no-progress"])
+    captured = capsys.readouterr()
+    assert status == 1  # the broken section still fails
+    assert "report: " in captured.out
+    assert "trial/s" not in captured.err
+    assert "%|" not in captured.err
+
+
 def test_cli_reproduce_rejects_bad_backend(tmp_path, capsys):
     status = main(["reproduce", "--out", str(tmp_path), "--backend", "spark"])
     assert status == 2

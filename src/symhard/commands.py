@@ -234,6 +234,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         workers=workers,
         backend=args.backend,
         address=args.address,
+        show_progress=not args.no_progress,
     )
     print(f"report: {Path(args.out) / 'report.md'} ({result['seconds']:.0f} s)")
     if result["failed_sections"]:
@@ -314,6 +315,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="address of an existing Ray cluster (ray backend only; default: "
         "start a local Ray for this run)",
+    )
+    run.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar"
     )
     run.set_defaults(handler=_reproduce)
 
