@@ -132,10 +132,10 @@ def test_learn_fresh_samples_per_step():
 def test_learn_too_few_samples_warns():
     family = InvariantMonomial(24, 4)
     with pytest.warns(UserWarning, match="samples would be needed") as record:
-        result = sq_learn(family, (0, 1, 5, 11), n_samples=4, seed=3)
+        result = sq_learn(family, (0, 1, 5, 11), n_samples=40, seed=3)
     assert not result.exact
     assert not result.guaranteed
-    assert result.samples_needed > 4
+    assert result.samples_needed > 40
     numbers = re.findall(r"about (\d+) samples", str(record[0].message))
     assert int(numbers[0]) == result.samples_needed
 
@@ -148,11 +148,22 @@ def test_learn_samples_needed_scales_tolerances():
 
 
 def test_learn_orbit_without_candidates_returns_none():
-    result = learn_orbit(ZeroOracle(), InvariantMonomial(6, 2).group, 2)
+    with pytest.warns(UserWarning, match="not an invariant monomial"):
+        result = learn_orbit(ZeroOracle(), InvariantMonomial(6, 2).group, 2)
     assert result.recovered is None
+    assert not result.guaranteed
     assert not result.exact
     assert result.queries == 6
     assert result.levels[0]["subset"] is None
+
+
+def test_learn_two_samples_not_guaranteed():
+    family = InvariantMonomial(8, 3)
+    with pytest.warns(UserWarning, match="at least 30 are needed"):
+        result = sq_learn(family, (0, 1, 5), n_samples=2, seed=1)
+    assert not result.guaranteed
+    assert result.samples_needed is None
+    assert all(level["max_tolerance"] == math.inf for level in result.levels)
 
 
 def test_learn_orbit_rejects_csq_oracle():

@@ -96,6 +96,9 @@ Sampler = Callable[[int, np.random.Generator], tuple[Any, np.ndarray]]
 ORACLE_KINDS = ("csq", "sq")
 ORACLE_NAMES = ("exact", "empirical", "adversarial")
 TOLERANCE_METHODS = ("guaranteed", "clt")
+# Fewest samples from which a central-limit tolerance is stated (the usual rule of
+# thumb); with fewer, the tolerance is infinite.
+MIN_CLT_SAMPLES = 30
 
 
 # Queries -----------------------------------------------------------------------
@@ -340,7 +343,8 @@ def clt_tolerance(values: np.ndarray, confidence: float) -> np.ndarray | float:
     ``z`` is the two-sided normal quantile for ``confidence`` and
     :math:`\\hat\\sigma` the sample standard deviation along axis 0. This is an
     estimate from the central limit theorem, not a guarantee: heavy tails make the
-    coverage lower at small ``N``.
+    coverage lower at small ``N``. Below :data:`MIN_CLT_SAMPLES` samples the
+    tolerance is infinite, because the spread cannot be estimated from so few.
 
     Parameters
     ----------
@@ -348,7 +352,7 @@ def clt_tolerance(values: np.ndarray, confidence: float) -> np.ndarray | float:
     confidence : float
     """
     values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2:
+    if len(values) < MIN_CLT_SAMPLES:
         return np.full(values.shape[1:], math.inf) if values.ndim > 1 else math.inf
     z = float(scipy.stats.norm.ppf(0.5 + check_confidence(confidence) / 2))
     half_width = z * values.std(axis=0, ddof=1) / math.sqrt(len(values))

@@ -81,6 +81,7 @@ from symhard._validation import (
 from symhard.families.invariant_monomial import InvariantMonomial, MultilinearPolynomial
 from symhard.groups import PermutationGroup
 from symhard.oracles import (
+    MIN_CLT_SAMPLES,
     CorrelationQuery,
     SquaredLabelQuery,
     StatisticalQueryOracle,
@@ -235,7 +236,11 @@ def learn_orbit(
 
     recovered = group.canonical(subset) if len(subset) == k else None
     true_subset = None if true is None else group.canonical(true)
-    guaranteed = all(tolerance < margin for tolerance, margin in answers_made)
+    # Correct decisions always reach a member of O, so a run that stopped early had
+    # an answer outside its tolerance, whatever the tolerances said.
+    guaranteed = recovered is not None and all(
+        tolerance < margin for tolerance, margin in answers_made
+    )
     samples_needed = _samples_needed(oracle, answers_made)
     result = SQLearnerResult(
         recovered=recovered,
@@ -353,14 +358,21 @@ def _samples_needed(
 
 
 def _shortfall_message(result: SQLearnerResult, oracle: StatisticalQueryOracle) -> str:
+    if oracle.n_samples is None:
+        return (
+            f"SQ learner: no answer passed the threshold at step "
+            f"{len(result.levels)} although the oracle's answers are exact, so the "
+            "target is not an invariant monomial of this degree under this group."
+        )
     worst = max(
         result.levels, key=lambda level: level["max_tolerance"] / level["threshold"]
     )
-    needed = (
-        f"about {result.samples_needed} samples would be needed"
-        if result.samples_needed is not None
-        else "the number of samples needed is unknown"
-    )
+    if result.samples_needed is not None:
+        needed = f"about {result.samples_needed} samples would be needed"
+    elif (oracle.n_samples or 0) < MIN_CLT_SAMPLES:
+        needed = f"at least {MIN_CLT_SAMPLES} are needed to state a tolerance at all"
+    else:
+        needed = "the number of samples needed is unknown"
     stopped = (
         ""
         if result.recovered is not None
