@@ -28,7 +28,7 @@ class _OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, like symhard's own."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"symhard: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

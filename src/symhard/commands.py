@@ -121,6 +121,12 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise invalid("--input", "an existing .npz file", str(path))
+    with path.open("rb") as handle:
+        is_zip = handle.read(4) == b"PK\x03\x04"
+    if not is_zip:
+        raise invalid(
+            "--input", "an .npz file (a ZIP archive of .npy arrays)", str(path)
+        )
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
