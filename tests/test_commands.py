@@ -101,7 +101,7 @@ def test_sample_num_limit_suggestion_fits(capsys, tmp_path, monkeypatch):
     )
     line = error_line(err)
     assert status == 2
-    assert "draw at most 100 samples" in line
+    assert "use at most 100 samples" in line
 
 
 def test_sample_num_within_limit_written(capsys, tmp_path, monkeypatch):

@@ -432,7 +432,7 @@ def test_sample_memory_limit_suggests_count(monkeypatch):
     per_graph = 3 * 900 + (900 + 7) // 8 + 17 * 30 + 16
     monkeypatch.setattr(base, "memory_limit_bytes", lambda: 20 * per_graph)
     assert family.sample(20, seed=0)["adj"].shape == (20, 30, 30)
-    with pytest.raises(LimitExceededError, match=r"draw at most 20 samples"):
+    with pytest.raises(LimitExceededError, match=r"use at most 20 samples"):
         family.sample(21, seed=0)
 
 

@@ -279,5 +279,5 @@ def test_sample_memory_limit(monkeypatch):
     monkeypatch.setattr(base, "memory_limit_bytes", lambda: 8 * 8 * 30)
     family = InvariantMonomial(6, 2)
     assert family.sample(30, seed=0)["x"].shape == (30, 6)
-    with pytest.raises(LimitExceededError, match=r"'num'.*draw at most 30 samples"):
+    with pytest.raises(LimitExceededError, match=r"'num'.*use at most 30 samples"):
         family.sample(31, seed=0)

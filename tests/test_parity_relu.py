@@ -618,7 +618,7 @@ def test_sample_limit_suggests_count_that_fits(monkeypatch):
     # 8 bytes for each of n = 12 entries of x, y and a copy of y.
     monkeypatch.setattr(base, "memory_limit_bytes", lambda: 8 * 14 * 50)
     family = ParityReLU(n=12, k=4)
-    with pytest.raises(LimitExceededError, match=r"draw at most 50 samples per call"):
+    with pytest.raises(LimitExceededError, match=r"use at most 50 samples"):
         family.sample(51, seed=0)
     assert family.sample(50, seed=0)["x"].shape == (50, 12)
 

@@ -406,3 +406,12 @@ def test_fit_recovery_curve_degenerate_is_none():
     assert fit_recovery_curve({64: 10, 128: 10}, runs) is None
     assert fit_recovery_curve({64: 0, 128: 0}, runs) is None
     assert fit_recovery_curve({64: 9, 128: 1}, runs) is None  # falling with N
+
+
+def test_command_huge_samples_names_option(capsys):
+    argv = ["sq-learn", "invariant-monomial", "n=12", "k=3"]
+    status = main([*argv, "--samples", "1000000000000"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(error) == 1
+    assert error[0].startswith("symhard: error: invalid value for '--samples'")

@@ -533,5 +533,5 @@ def test_sample_memory_counts_graph(monkeypatch):
     per_sample = 8 * 12 + 8 * 16 + 16 + 16
     monkeypatch.setattr(base, "memory_limit_bytes", lambda: 10 * per_sample)
     assert family.sample(10, seed=0)["adj"].shape == (10, 4, 4)
-    with pytest.raises(LimitExceededError, match=r"'num'.*draw at most 10 samples"):
+    with pytest.raises(LimitExceededError, match=r"'num'.*use at most 10 samples"):
         family.sample(11, seed=0)

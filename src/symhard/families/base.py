@@ -215,8 +215,8 @@ class HardFamily(abc.ABC):
         while largest > 1 and self.sample_memory_bytes(largest) > limit:
             largest -= max(1, largest // 100)
         raise LimitExceededError(
-            f"invalid value for '{name}': {over}; draw at most {largest} samples "
-            "per call and repeat with other seeds"
+            f"invalid value for '{name}': {over}; use at most {largest} samples "
+            "(for more data, draw several batches with different seeds)"
         )
 
     @abc.abstractmethod

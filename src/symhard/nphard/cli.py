@@ -214,7 +214,7 @@ def instance_from_args(args: argparse.Namespace) -> SetSplittingInstance:
         On a bad key or value, a missing size, or a bad instance file.
     """
     values = parse_key_values(args.params, _INSTANCE_KEYS)
-    seed = check_int("seed", args.seed, low=0)
+    seed = check_int("--seed", args.seed, low=0)
     if args.input is not None:
         extra = sorted(set(values) - {"elements"})
         if extra:
@@ -355,7 +355,7 @@ def handle_scaling(args: argparse.Namespace) -> int:
                     f"parameter {key!r} is given both as {key}= and as a flag"
                 )
             values[key] = flag_value
-    seed = check_int("seed", args.seed, low=0)
+    seed = check_int("--seed", args.seed, low=0)
     max_elements = check_int(
         "max_elements", values.get("max_elements", "14"), low=1, high=30
     )
