@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from itertools import combinations, permutations
 
@@ -701,3 +702,19 @@ def test_make_group_torus_missing_shape():
         match=r"^missing value for 'shape': .*n=12 is not a perfect square",
     ):
         make_group("torus", 12)
+
+
+def test_count_orbits_huge_binomial_rejected():
+    with pytest.raises(LimitExceededError, match=r"'k'.*use k <= \d+ or k >= \d+"):
+        cyclic(2**24).count_orbits(2**23)
+
+
+def test_count_orbits_suggested_k_counts(monkeypatch):
+    monkeypatch.setattr(groups, "MAX_COUNT_BITS", 2000)
+    group = cyclic(4096)
+    with pytest.raises(LimitExceededError) as error:
+        group.count_orbits(2048)
+    largest = int(re.search(r"use k <= (\d+)", str(error.value)).group(1))
+    assert group.count_orbits(largest) > 0
+    with pytest.raises(LimitExceededError):
+        group.count_orbits(largest + 1)

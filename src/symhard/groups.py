@@ -76,6 +76,10 @@ ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
 # creates about a dozen arrays of that length. At 2^24 points that took 1.1 GiB
 # (measured peak on a shared 2-core machine).
 MAX_POINTS = 2**24
+# Largest size, in bits, of the binomial C(n, k) behind an exact orbit count.
+# math.comb took about 3 s for C(660000, 330000), 660,000 bits, on a shared 2-core
+# machine, so the limit keeps one count to seconds (an estimate).
+MAX_COUNT_BITS = 2**19
 # Largest number of points of the symmetric group, which stores its order n!
 # exactly: computing it took 0.1 s at n = 100,000 and 6 s at n = 10^6 on a shared
 # 2-core machine, an estimate.
@@ -585,6 +589,7 @@ class PermutationGroup:
         k = check_int("k", k, low=0, high=n, high_text=f"n={n}")
         if self._name == "symmetric":
             return 1
+        _check_binomial_size(n, k)
         if self._name == "trivial":
             return math.comb(n, k)
         total = 0
@@ -983,6 +988,30 @@ def _count_with_cycle_structure(n: int, structure: CycleStructure) -> int:
     return math.factorial(n) // denominator
 
 
+def _log2_binomial(n: int, k: int) -> float:
+    log_binomial = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+    return log_binomial / math.log(2)
+
+
+def _check_binomial_size(n: int, k: int) -> None:
+    """Reject ``k`` when ``C(n, k)`` has more than ``MAX_COUNT_BITS`` bits."""
+    if _log2_binomial(n, k) <= MAX_COUNT_BITS:
+        return
+    low, high = 0, n // 2  # the largest k <= n / 2 within the limit, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _log2_binomial(n, middle) <= MAX_COUNT_BITS:
+            low = middle
+        else:
+            high = middle - 1
+    raise LimitExceededError(
+        f"invalid value for 'k': counting orbits exactly needs C({n}, {k}), an "
+        f"integer of about {_log2_binomial(n, k) * math.log10(2):.3g} digits, over "
+        f"the limit of {MAX_COUNT_BITS * math.log10(2):.3g} digits; use k <= {low} "
+        f"or k >= {n - low}"
+    )
+
+
 def _fixed_subset_count(structure: CycleStructure, k: int) -> int:
     """Return the coefficient of ``t^k`` in ``prod over cycles (1 + t^length)``.
 
@@ -993,7 +1022,8 @@ def _fixed_subset_count(structure: CycleStructure, k: int) -> int:
         length, multiplicity = structure[0]
         return math.comb(multiplicity, k // length) if k % length == 0 else 0
     coefficients = [1] + [0] * k
-    for length, multiplicity in structure:
+    *first, (last_length, last_multiplicity) = structure
+    for length, multiplicity in first:
         # (1 + t^length)^multiplicity, truncated above degree k.
         terms = [
             (i * length, math.comb(multiplicity, i))
@@ -1008,7 +1038,13 @@ def _fixed_subset_count(structure: CycleStructure, k: int) -> int:
                     break
                 product[degree + shift] += coefficient * binomial
         coefficients = product
-    return coefficients[k]
+    # Only the coefficient of t^k is needed from the last factor, so its binomials
+    # are computed for the few degrees that reach k, not for all of them.
+    return sum(
+        coefficient * math.comb(last_multiplicity, (k - degree) // last_length)
+        for degree, coefficient in enumerate(coefficients)
+        if coefficient and (k - degree) % last_length == 0
+    )
 
 
 def _enumerated_cycle_structures(elements: np.ndarray) -> Counter[CycleStructure]:
