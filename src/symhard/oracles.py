@@ -96,8 +96,8 @@ Sampler = Callable[[int, np.random.Generator], tuple[Any, np.ndarray]]
 ORACLE_KINDS = ("csq", "sq")
 ORACLE_NAMES = ("exact", "empirical", "adversarial")
 TOLERANCE_METHODS = ("guaranteed", "clt")
-# Fewest samples from which a central-limit tolerance is stated (the usual rule of
-# thumb); with fewer, the tolerance is infinite.
+# Minimum number of samples for a central-limit tolerance (the usual rule of
+# thumb). With fewer samples the tolerance is infinite.
 MIN_CLT_SAMPLES = 30
 
 

@@ -90,7 +90,8 @@ def handle_sq_learn(args: argparse.Namespace) -> int:
     samples = None
     if oracle == "empirical" or args.samples is not None:
         samples = check_int("--samples", args.samples, low=2)
-        # The oracle draws its samples at once: name the option if they cannot fit.
+        # The oracle draws all its samples at once, so the memory check names the
+        # option here.
         family.check_sample_count(samples, name="--samples")
 
     with warnings.catch_warnings(record=True) as caught:

@@ -236,8 +236,8 @@ def learn_orbit(
 
     recovered = group.canonical(subset) if len(subset) == k else None
     true_subset = None if true is None else group.canonical(true)
-    # Correct decisions always reach a member of O, so a run that stopped early had
-    # an answer outside its tolerance, whatever the tolerances said.
+    # Correct decisions always reach a member of O. So a run that stopped early had
+    # an answer outside its stated tolerance, and it is not guaranteed.
     guaranteed = recovered is not None and all(
         tolerance < margin for tolerance, margin in answers_made
     )
