@@ -44,6 +44,7 @@ from symhard.bounds import (
     format_count,
     log10_csq_query_lower_bound,
 )
+from symhard.sections import save_figure_files
 
 logger = logging.getLogger(__name__)
 
@@ -374,9 +375,7 @@ def plot_bound_curves(
         figure.tight_layout(rect=(0, 0.12, 1, 1))
     else:
         figure.tight_layout()
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=120)
+    paths = save_figure_files(figure, path_stem, dpi=120)
     plt.close(figure)
     return paths
 

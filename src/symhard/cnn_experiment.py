@@ -40,7 +40,7 @@ from symhard.graph_experiment import (
     table_line,
     training_time_line,
 )
-from symhard.sections import ReportSection
+from symhard.sections import ReportSection, save_figure_files
 from symhard.training import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -360,9 +360,6 @@ def plot_cyclic_sweep(
     axes.set_xticks(sizes, [str(size) for size in sizes])
     axes.minorticks_off()
     figure.tight_layout()
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=120)
+    paths = save_figure_files(figure, path_stem, dpi=120)
     plt.close(figure)
     return paths

@@ -37,7 +37,7 @@ from symhard._validation import check_choice, check_int
 from symhard.experiment import TrialSpec, run_trials
 from symhard.families import FAMILIES, make_family
 from symhard.results import ResultStore
-from symhard.sections import ReportSection
+from symhard.sections import ReportSection, save_figure_files
 from symhard.training import TrainConfig, interval_over_seeds
 
 logger = logging.getLogger(__name__)
@@ -504,10 +504,7 @@ def plot_graph_sweeps(rows: Sequence[dict[str, Any]], path_stem: Path) -> list[P
         tolerance=TOLERANCE,
     )
     figure.tight_layout()
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=120)
+    paths = save_figure_files(figure, path_stem, dpi=120)
     plt.close(figure)
     return paths
 

@@ -77,7 +77,7 @@ from symhard.oracles import (
     exact_target,
 )
 from symhard.ridge import RidgeSum
-from symhard.sections import ReportSection
+from symhard.sections import ReportSection, save_figure_files
 from symhard.training import interval_over_seeds
 
 logger = logging.getLogger(__name__)
@@ -792,9 +792,7 @@ def plot_oracle_descent(
         f"Gradient descent through a CSQ oracle, tolerance {tolerance:g}", fontsize=10
     )
     figure.tight_layout()
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=120)
+    paths = save_figure_files(figure, path_stem, dpi=120)
     plt.close(figure)
     return paths
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import markdown
 
-from symhard.sections import ReportSection
+from symhard.sections import ReportSection, save_figure_files
 
 if TYPE_CHECKING:
     from symhard.sweep import SweepSpec
@@ -55,10 +55,7 @@ def verdict(row: Mapping[str, Any]) -> str:
 
 def save_figure(figure: Any, stem: Path) -> Path:
     """Save ``figure`` as ``stem.png`` and ``stem.svg``; return the PNG path."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(stem.with_suffix(".png"), dpi=120, bbox_inches="tight")
-    figure.savefig(stem.with_suffix(".svg"), bbox_inches="tight")
-    return stem.with_suffix(".png")
+    return save_figure_files(figure, stem, dpi=120, bbox_inches="tight")[0]
 
 
 def varying_setting_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:

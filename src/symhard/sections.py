@@ -45,6 +45,26 @@ SECTION_BUILDERS = [
 ]
 
 
+def save_figure_files(
+    figure: Any, path_stem: Path, *, dpi: int, bbox_inches: str | None = None
+) -> list[Path]:
+    """Save a matplotlib ``figure`` as ``path_stem.png`` and ``path_stem.svg``.
+
+    The folder of ``path_stem`` is created if missing. The figure stays open.
+
+    Returns
+    -------
+    list of Path
+        The PNG path, then the SVG path.
+    """
+    path_stem = Path(path_stem)
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
+    for path in paths:
+        figure.savefig(path, dpi=dpi, bbox_inches=bbox_inches)
+    return paths
+
+
 def section_file(run_dir: Path, builder: str) -> Path:
     """Return where the section of ``builder`` ("module:function") is stored."""
     return Path(run_dir) / "sections" / (builder.replace(":", ".") + ".json")

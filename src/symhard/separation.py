@@ -36,7 +36,7 @@ from scipy import optimize
 from symhard._validation import SeedLike, as_generator, check_choice, check_int
 from symhard.families.invariant_monomial import InvariantMonomial
 from symhard.groups import make_group
-from symhard.sections import ReportSection
+from symhard.sections import ReportSection, save_figure_files
 from symhard.sq_learner import sq_learn
 from symhard.training import TrainConfig, build_seeded, interval_over_seeds, train
 
@@ -495,11 +495,7 @@ def plot_separation(rows: Sequence[dict[str, Any]], path_stem: Path) -> list[Pat
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     figure.tight_layout()
-    path_stem = Path(path_stem)
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=150)
+    paths = save_figure_files(figure, path_stem, dpi=150)
     plt.close(figure)
     return paths
 

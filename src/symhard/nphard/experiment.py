@@ -28,7 +28,7 @@ from symhard._validation import (
 from symhard.nphard.instances import random_instance
 from symhard.nphard.solvers import brute_force_split, solve_milp
 from symhard.nphard.training import compare_gradient_training, gradient_table
-from symhard.sections import ReportSection
+from symhard.sections import ReportSection, save_figure_files
 
 logger = logging.getLogger(__name__)
 
@@ -208,11 +208,7 @@ def plot_scaling(rows: Sequence[dict[str, Any]], path_stem: Path) -> list[Path]:
     axes.legend()
     axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    path_stem = Path(path_stem)
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for path in paths:
-        figure.savefig(path, dpi=150)
+    paths = save_figure_files(figure, path_stem, dpi=150)
     plt.close(figure)
     return paths
 
