@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,7 +13,11 @@ import numpy as np
 import torch
 
 from symhard._validation import LimitExceededError, SeedLike, check_int, invalid
-from symhard.bounds import csq_query_lower_bound, log10_csq_query_lower_bound
+from symhard.bounds import (
+    csq_query_lower_bound,
+    format_count,
+    log10_csq_query_lower_bound,
+)
 
 # Memory limit used when neither the physical memory nor a cgroup limit can be read.
 _FALLBACK_MEMORY_LIMIT = 2 * 2**30
@@ -51,20 +54,6 @@ def format_duration(seconds: float) -> str:
         if seconds >= length:
             return f"{seconds / length:.3g} {unit}"
     return f"{seconds:.3g} s"
-
-
-def format_count(value: int) -> str:
-    """Write an integer exactly up to 15 digits and as ``"4.02e+2567"`` past that.
-
-    Integers of any size work, such as the order ``n!`` of a symmetric group.
-    """
-    if abs(value) < 10**15:
-        return str(value)
-    # math.log10 accepts integers of any size, unlike float().
-    log10 = math.log10(abs(value))
-    exponent = math.floor(log10)
-    sign = "-" if value < 0 else ""
-    return f"{sign}{10 ** (log10 - exponent):.3g}e+{exponent}"
 
 
 def format_bytes(size: int | float) -> str:

@@ -69,12 +69,12 @@ from symhard._validation import (
     missing,
     value_text,
 )
+from symhard.bounds import format_count
 from symhard.families.base import (
     CorrelationCertificate,
     HardFamily,
     Task,
     format_bytes,
-    format_count,
     format_duration,
 )
 from symhard.families.subset_orbits import parse_shape
