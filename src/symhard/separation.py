@@ -253,9 +253,9 @@ def gradient_nmse(
     -------
     dict
         ``mean``, ``low`` and ``high`` of the normalized test MSE over seeds (a
-        Student-t interval; equal to the mean for one seed), and ``train_mse``,
-        the mean over seeds of the training loss over the last fifth of the
-        steps. Members have unit norm. So a training loss near 0 with a test NMSE
+        Student-t interval, equal to the mean for one seed). ``train_mse`` is the
+        mean over seeds of the training loss over the last fifth of the steps.
+        Because members have unit norm, a training loss near 0 with a test NMSE
         near 1 means that the learner fitted its samples but not the target.
     """
     rng = as_generator(seed)
@@ -413,8 +413,8 @@ def orbit_crossover(
 ) -> int | None:
     """Return the first ``n`` in ``[start, stop]`` with more orbits than fitted samples.
 
-    The orbit count is exact (:meth:`~symhard.groups.PermutationGroup.count_orbits`);
-    the samples are the extrapolated fit ``exp(a) n^b``. ``n`` grows by 5% per step,
+    The orbit count is exact (:meth:`~symhard.groups.PermutationGroup.count_orbits`).
+    The samples are the extrapolated fit ``exp(a) n^b``. ``n`` grows by 5% per step,
     so the returned ``n`` is at most 5% above the first crossing. None when no
     ``n`` up to ``stop`` qualifies.
     """
